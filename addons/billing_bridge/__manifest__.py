@@ -9,8 +9,19 @@
     "license": "LGPL-3",
     "depends": ["account", "mail"],
     "external_dependencies": {"python": ["stripe", "jsonschema"]},
-    "data": [],
-    "demo": [],
+    "data": [
+        "security/billing_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron.xml",
+        "views/billing_exception_views.xml",
+        "views/billing_event_views.xml",
+        "views/billing_provider_views.xml",
+        "views/billing_partner_ref_views.xml",
+        "views/menus.xml",
+    ],
+    "demo": [
+        "demo/billing_demo.xml",
+    ],
     "application": True,
     "installable": True,
 }

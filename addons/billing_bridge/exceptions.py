@@ -1,0 +1,45 @@
+"""Errors raised while receiving and applying provider events.
+
+They carry what a person needs to act: the HTTP answer for a refused
+delivery, or the kind of exception record to open for a business problem.
+"""
+
+
+class WebhookRefused(Exception):
+    """A delivery that must be answered with a 4xx and stored nowhere."""
+
+    def __init__(self, status, reason):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class MalformedEvent(ValueError):
+    """A verified payload that lacks what every event must have."""
+
+
+class BusinessError(Exception):
+    """A problem a person must solve; becomes a ``billing.exception``.
+
+    ``exception_type`` is one of ``billing.exception.exception_type``.
+    """
+
+    def __init__(self, exception_type, message, suggested_action=None,
+                 amount=None, currency=None, record=None, group_key=None):
+        super().__init__(message)
+        self.exception_type = exception_type
+        self.message = message
+        self.suggested_action = suggested_action
+        self.amount = amount
+        self.currency = currency
+        self.record = record
+        self.group_key = group_key
+
+
+class WaitForObject(Exception):
+    """The event depends on an object that has not been applied yet."""
+
+    def __init__(self, object_ref, message=None):
+        super().__init__(message or f"Waiting for {object_ref}")
+        self.object_ref = object_ref
+        self.message = message or f"Waiting for {object_ref}"

@@ -1,0 +1,558 @@
+import json
+import logging
+import time
+from collections import Counter
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.modules import module as odoo_module
+from odoo.tools import SQL, config
+
+from ..canonical import CANONICAL_TYPE_SELECTION
+from ..const import (
+    CLAIMABLE_STATES,
+    EVENT_STATES,
+    EVENT_TRANSITIONS,
+    MAX_ATTEMPTS,
+    PROCESS_BATCH_SIZE,
+    UNPROCESSED_STATES,
+    retry_delay,
+)
+from ..exceptions import BusinessError, WaitForObject
+
+_logger = logging.getLogger(__name__)
+
+CRON_TIME_BUDGET = 50  # seconds per cron call; the cron is rescheduled at once if work remains
+
+
+class BillingEvent(models.Model):
+    """The inbox: one row per verified delivery, processed by a cron.
+
+    Rows are inserted by the webhook controllers with ``_ingest`` (idempotent
+    on provider + external id) and applied by ``process_pending``, which claims
+    due rows with ``FOR UPDATE SKIP LOCKED`` so several workers share the work.
+    """
+
+    _name = "billing.event"
+    _description = "Billing Event"
+    _order = "received_at desc, id desc"
+    _rec_name = "external_id"
+
+    provider_id = fields.Many2one(
+        "billing.provider", required=True, index=True, ondelete="restrict", readonly=True
+    )
+    provider_type = fields.Selection(related="provider_id.provider_type")
+    company_id = fields.Many2one(
+        related="provider_id.company_id", store=True, index=True, readonly=True
+    )
+    external_id = fields.Char(required=True, readonly=True)
+    event_type = fields.Char(readonly=True, index=True)
+    canonical_type = fields.Selection(CANONICAL_TYPE_SELECTION, readonly=True, index=True)
+    object_ref = fields.Char(readonly=True, index=True)
+    api_version = fields.Char(string="API Version", readonly=True)
+    occurred_at = fields.Datetime(readonly=True, index=True)
+    received_at = fields.Datetime(default=fields.Datetime.now, readonly=True)
+    payload = fields.Json(readonly=True)
+    payload_pretty = fields.Text(compute="_compute_payload_pretty")
+    payload_purged = fields.Boolean(readonly=True)
+    state = fields.Selection(
+        EVENT_STATES, default="received", required=True, readonly=True, index=True
+    )
+    attempts = fields.Integer(readonly=True)
+    next_attempt_at = fields.Datetime(readonly=True)
+    waiting_for_ref = fields.Char(
+        readonly=True, index="btree_not_null", help="External object this event waits for."
+    )
+    last_error = fields.Text(readonly=True)
+    result_note = fields.Char(readonly=True, help="What processing did with the event.")
+    processed_at = fields.Datetime(readonly=True)
+    exception_ids = fields.One2many("billing.exception", "event_id", readonly=True)
+    exception_count = fields.Integer(compute="_compute_exception_count")
+    partner_id = fields.Many2one("res.partner", readonly=True, index="btree_not_null")
+
+    _sql_constraints = [
+        (
+            "provider_external_id_uniq",
+            "unique(provider_id, external_id)",
+            "An event with this id was already received from this provider.",
+        ),
+    ]
+
+    def init(self):
+        # The processing job looks for due events in these states only.
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS billing_event_due_idx
+                ON billing_event (occurred_at, id)
+             WHERE state IN ('received', 'waiting', 'processing')
+            """
+        )
+
+    @api.depends("payload")
+    def _compute_payload_pretty(self):
+        for event in self:
+            event.payload_pretty = (
+                json.dumps(event.payload, indent=2, sort_keys=True, ensure_ascii=False)
+                if event.payload is not None
+                else False
+            )
+
+    @api.depends("exception_ids")
+    def _compute_exception_count(self):
+        for event in self:
+            event.exception_count = len(event.exception_ids)
+
+    @api.depends("external_id", "event_type")
+    def _compute_display_name(self):
+        for event in self:
+            event.display_name = f"{event.event_type or '?'} {event.external_id}"
+
+    # ------------------------------------------------------------------
+    # Receive
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _ingest(self, provider, envelope, payload):
+        """Store a verified delivery once; return ``(event_id, created)``.
+
+        A repeated delivery of the same provider event id stores nothing new.
+        Events of a type without canonical meaning are stored as ``ignored``.
+        """
+        state = "received" if envelope.canonical_type else "ignored"
+        now = fields.Datetime.now()
+        uid = self.env.uid
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO billing_event (
+                    provider_id, company_id, external_id, event_type, canonical_type,
+                    object_ref, api_version, occurred_at, received_at, payload, state,
+                    result_note, attempts, create_uid, create_date, write_uid, write_date)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, 0,
+                        %s, %s, %s, %s)
+                ON CONFLICT (provider_id, external_id) DO NOTHING
+                RETURNING id
+                """,
+                provider.id,
+                provider.company_id.id,
+                envelope.external_id,
+                envelope.event_type,
+                envelope.canonical_type,
+                envelope.object_ref,
+                envelope.api_version,
+                envelope.occurred_at,
+                now,
+                json.dumps(payload),
+                state,
+                None if envelope.canonical_type else _("Event type not handled"),
+                uid,
+                now,
+                uid,
+                now,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            return row[0], True
+        self.env.cr.execute(
+            "SELECT id FROM billing_event WHERE provider_id = %s AND external_id = %s",
+            (provider.id, envelope.external_id),
+        )
+        return self.env.cr.fetchone()[0], False
+
+    @api.model
+    def _trigger_processing(self):
+        self.env.ref("billing_bridge.ir_cron_process_events")._trigger()
+
+    # ------------------------------------------------------------------
+    # Process: public entry points
+    # ------------------------------------------------------------------
+
+    @api.model
+    def process_pending(self, batch_size=PROCESS_BATCH_SIZE, time_budget=None):
+        """Process every due event, as the processing cron does.
+
+        Commits after each batch (outside tests). Returns a dict counting the
+        processed events by resulting state.
+        """
+        self._check_operator_rights()
+        counts, _remaining = self._process_due(batch_size, time_budget)
+        return dict(counts)
+
+    @api.model
+    def _cron_process_pending(self):
+        counts, remaining = self._process_due(PROCESS_BATCH_SIZE, CRON_TIME_BUDGET)
+        self.env["ir.cron"]._notify_progress(done=sum(counts.values()), remaining=remaining)
+
+    def action_process_now(self):
+        """Button: process the selected due events immediately."""
+        self._check_operator_rights()
+        events = self.filtered(lambda e: e.state in CLAIMABLE_STATES)
+        events.sudo().write({"next_attempt_at": False})
+        return events._process_selected()
+
+    def action_replay(self):
+        """Put events back to ``received`` and process them again.
+
+        Handlers are idempotent (one Odoo record per provider object), so a
+        replay never duplicates a ledger effect.
+        """
+        self._check_operator_rights()
+        purged = self.filtered("payload_purged")
+        if purged:
+            raise UserError(
+                _(
+                    "These events cannot be replayed because their payload was purged "
+                    "after the retention period: %s",
+                    ", ".join(purged.mapped("external_id")),
+                )
+            )
+        # sudo: operator rights were checked above; processing is a system job.
+        events = self.sudo()
+        events._transition("received", attempts=0, next_attempt_at=False, last_error=False,
+                           waiting_for_ref=False)
+        return self._process_selected()
+
+    def action_ignore(self):
+        self._check_operator_rights()
+        # sudo: operator rights were checked above.
+        events = self.sudo()
+        events._transition(
+            "ignored",
+            next_attempt_at=False,
+            waiting_for_ref=False,
+            result_note=_("Ignored by %s", self.env.user.name),
+        )
+        events.exception_ids._close_for_event(_("Event ignored by %s", self.env.user.name))
+        return True
+
+    def _process_selected(self):
+        claimed = self._claim_due(PROCESS_BATCH_SIZE, only_ids=self.ids)
+        counts, _busy = claimed._process_claimed()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Events processed"),
+                "message": ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+                or _("These events are being processed by another worker."),
+                "type": "info",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _check_operator_rights(self):
+        if self.env.su or self.env.user.has_group("billing_bridge.group_billing_approver"):
+            return
+        raise AccessError(
+            _("Only Billing Bridge approvers and administrators can process or replay events.")
+        )
+
+    # ------------------------------------------------------------------
+    # Process: claiming and batches
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _process_due(self, batch_size, time_budget=None):
+        """Claim and process due events batch after batch until none is due.
+
+        Returns ``(counts by resulting state, number of events still due)``.
+        """
+        deadline = time.monotonic() + time_budget if time_budget else None
+        counts = Counter()
+        busy_ids = set()
+        while True:
+            events = self._claim_due(batch_size, exclude_ids=busy_ids)
+            if not events:
+                break
+            batch_counts, busy = events._process_claimed()
+            counts.update(batch_counts)
+            busy_ids |= busy
+            self._commit_batch()
+            if deadline and time.monotonic() > deadline:
+                break
+        return counts, self._count_due()
+
+    @api.model
+    def _claim_due(self, limit, exclude_ids=(), only_ids=None):
+        """Lock and return due events, oldest occurrence first.
+
+        Rows locked by another worker are skipped, never waited for. The locks
+        last until the batch commits, so a worker that dies mid-batch leaves its
+        events claimable again with nothing applied.
+        """
+        self.env.flush_all()
+        query = SQL(
+            """
+            SELECT id FROM billing_event
+             WHERE state IN %s
+               AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+               AND NOT (id = ANY(%s))
+               %s
+             ORDER BY occurred_at, id
+             LIMIT %s
+               FOR UPDATE SKIP LOCKED
+            """,
+            CLAIMABLE_STATES,
+            fields.Datetime.now(),
+            list(exclude_ids),
+            SQL("AND id = ANY(%s)", list(only_ids)) if only_ids is not None else SQL(),
+            limit,
+        )
+        self.env.cr.execute(query)
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        # sudo: processing is a system job; entry points check operator rights.
+        events = self.sudo().browse(ids)
+        # Another transaction may have changed these rows since our cache read them.
+        events.invalidate_recordset()
+        return events.sorted(lambda e: (e.occurred_at or fields.Datetime.now(), e.id))
+
+    @api.model
+    def _count_due(self):
+        self.env.cr.execute(
+            """
+            SELECT count(*) FROM billing_event
+             WHERE state IN %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+            """,
+            (CLAIMABLE_STATES, fields.Datetime.now()),
+        )
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _commit_batch(self):
+        if self._in_test_mode():
+            return
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _in_test_mode(self):
+        return bool(
+            config["test_enable"]
+            or odoo_module.current_test
+            or self.env.registry.in_test_mode()
+        )
+
+    def _process_claimed(self):
+        """Process claimed events in order; return (counts, ids left for later)."""
+        counts = Counter()
+        busy = set()
+        for event in self:
+            if not event._lock_object():
+                busy.add(event.id)
+                continue
+            event._process_one()
+            counts[event.state] += 1
+        return counts, busy
+
+    def _lock_object(self):
+        """Serialize events about one external object across workers."""
+        self.ensure_one()
+        if not self.object_ref:
+            return True
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"billing_bridge:{self.provider_id.id}:{self.object_ref}",),
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _process_one(self):
+        """Apply one claimed event inside a savepoint and record the outcome."""
+        self.ensure_one()
+        self._transition("processing")
+        try:
+            with self.env.cr.savepoint():
+                outcome, note = self.with_company(self.company_id)._apply()
+        except WaitForObject as wait:
+            self._set_waiting(wait)
+        except BusinessError as error:
+            self._set_exception(error)
+        except Exception as error:  # noqa: BLE001 - any other failure is technical: retry
+            _logger.warning(
+                "Billing event %s (%s) failed on attempt %s: %s",
+                self.id, self.event_type, self.attempts + 1, error,
+                exc_info=_logger.isEnabledFor(logging.DEBUG),
+            )
+            self._set_retry(error)
+        else:
+            if outcome == "ignored":
+                self._set_ignored(note)
+            else:
+                self._set_done(note)
+
+    # ------------------------------------------------------------------
+    # Apply: normalize and dispatch to one handler per canonical type
+    # ------------------------------------------------------------------
+
+    def _apply(self):
+        """Normalize the payload and run the handler of each canonical event.
+
+        Returns ``(outcome, note)`` where outcome is ``done`` or ``ignored``
+        (no handler for any of the canonical events).
+        """
+        canonical_events = self.provider_id._bb_normalize(self)
+        notes = []
+        handled = False
+        for canonical in canonical_events:
+            handler = getattr(self, "_handle_" + canonical.type.replace(".", "_"), None)
+            if handler is None:
+                notes.append(_("%s: not handled yet", canonical.type))
+                continue
+            handled = True
+            note = handler(canonical)
+            if note:
+                notes.append(note)
+            self._release_waiting(canonical.object_ref)
+        return ("done" if handled else "ignored"), "; ".join(notes)[:1000] or False
+
+    def _release_waiting(self, object_ref):
+        """Make events waiting for ``object_ref`` due now (same processing run)."""
+        waiting = self.search(
+            [
+                ("provider_id", "=", self.provider_id.id),
+                ("state", "=", "waiting"),
+                ("waiting_for_ref", "=", object_ref),
+            ]
+        )
+        if waiting:
+            waiting.write({"next_attempt_at": False})
+
+    # ------------------------------------------------------------------
+    # Handlers, one per canonical type: ``_handle_<type with dots as _>``.
+    # They must be idempotent and return a short note of what they did.
+    # ------------------------------------------------------------------
+
+    def _handle_customer_upserted(self, canonical):
+        return self.env["billing.partner.ref"]._apply_customer(self, canonical)
+
+    # ------------------------------------------------------------------
+    # State transitions
+    # ------------------------------------------------------------------
+
+    def _transition(self, new_state, **values):
+        for event in self:
+            if new_state != event.state and new_state not in EVENT_TRANSITIONS[event.state]:
+                raise UserError(
+                    _(
+                        "Event %(event)s cannot go from %(old)s to %(new)s.",
+                        event=event.display_name,
+                        old=event.state,
+                        new=new_state,
+                    )
+                )
+        self.write(dict(values, state=new_state))
+
+    def _set_done(self, note=False):
+        self._transition(
+            "done",
+            processed_at=fields.Datetime.now(),
+            next_attempt_at=False,
+            waiting_for_ref=False,
+            last_error=False,
+            result_note=note,
+        )
+        self.exception_ids._close_for_event(_("The event was processed successfully."))
+
+    def _set_ignored(self, note=False):
+        self._transition(
+            "ignored",
+            processed_at=fields.Datetime.now(),
+            next_attempt_at=False,
+            waiting_for_ref=False,
+            result_note=note,
+        )
+
+    def _set_waiting(self, wait):
+        attempts = self.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            self._set_exception(
+                BusinessError(
+                    "unknown_object",
+                    _(
+                        "%(ref)s never arrived after %(n)s attempts: %(msg)s",
+                        ref=wait.object_ref,
+                        n=attempts,
+                        msg=wait.message,
+                    ),
+                    suggested_action=_(
+                        "Check that the provider sends events for %s to this webhook, "
+                        "then replay this event.",
+                        wait.object_ref,
+                    ),
+                )
+            )
+            return
+        self._transition(
+            "waiting",
+            attempts=attempts,
+            next_attempt_at=fields.Datetime.now() + retry_delay(attempts),
+            waiting_for_ref=wait.object_ref,
+            last_error=wait.message,
+        )
+
+    def _set_exception(self, error):
+        self.env["billing.exception"]._open_for_event(self, error)
+        self._transition(
+            "exception",
+            next_attempt_at=False,
+            waiting_for_ref=False,
+            last_error=error.message,
+        )
+
+    def _set_retry(self, error):
+        attempts = self.attempts + 1
+        message = f"{type(error).__name__}: {error}"[:2000]
+        if attempts >= MAX_ATTEMPTS:
+            self._transition("failed", attempts=attempts, next_attempt_at=False,
+                             last_error=message)
+            return
+        self._transition(
+            "received",
+            attempts=attempts,
+            next_attempt_at=fields.Datetime.now() + retry_delay(attempts),
+            last_error=message,
+        )
+
+    # ------------------------------------------------------------------
+    # Housekeeping
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_purge_payloads(self):
+        """Drop payloads of processed events past their provider's retention."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE billing_event e
+               SET payload = NULL, payload_purged = TRUE, write_date = %(now)s
+              FROM billing_provider p
+             WHERE e.provider_id = p.id
+               AND p.payload_retention_days > 0
+               AND e.state IN ('done', 'ignored')
+               AND e.payload IS NOT NULL
+               AND e.processed_at < %(now)s - make_interval(days => p.payload_retention_days)
+            """,
+            {"now": fields.Datetime.now()},
+        )
+        _logger.info("Purged the payload of %s processed billing events", self.env.cr.rowcount)
+        self.invalidate_model(["payload", "payload_purged"])
+
+    @api.model
+    def _inbox_stats(self):
+        """Counts by state and age of the oldest unprocessed event (monitoring)."""
+        self.env.flush_all()
+        self.env.cr.execute("SELECT state, count(*) FROM billing_event GROUP BY state")
+        by_state = dict(self.env.cr.fetchall())
+        self.env.cr.execute(
+            "SELECT min(received_at) FROM billing_event WHERE state IN %s",
+            (UNPROCESSED_STATES,),
+        )
+        oldest_received_at = self.env.cr.fetchone()[0]
+        oldest = (
+            (fields.Datetime.now() - oldest_received_at).total_seconds()
+            if oldest_received_at
+            else None
+        )
+        return {
+            "by_state": {state: by_state.get(state, 0) for state, _label in EVENT_STATES},
+            "oldest_unprocessed_age_seconds": oldest,
+        }

@@ -1,0 +1,296 @@
+import json
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..exceptions import WebhookRefused
+from ..generic import envelope_from_generic, normalize_generic
+from ..signature import verify_signature
+
+_logger = logging.getLogger(__name__)
+
+SECRET_FIELD_OPTIONS = {
+    # Secrets: system administrators only, never exported, never copied.
+    "groups": "base.group_system",
+    "copy": False,
+    "exportable": False,
+}
+
+
+class BillingProvider(models.Model):
+    """One connection to one external billing account, for one company.
+
+    Provider modules add their type to ``provider_type`` and fill the hooks
+    named ``_bb_*`` below, guarded by ``if self.provider_type != '<type>'``.
+    """
+
+    _name = "billing.provider"
+    _description = "Billing Provider"
+    _inherit = ["mail.thread"]
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    provider_type = fields.Selection(
+        [("generic", "Generic signed API")],
+        string="Type",
+        required=True,
+        default="generic",
+        tracking=True,
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
+    company_currency_id = fields.Many2one(related="company_id.currency_id")
+    state = fields.Selection(
+        [("draft", "Draft"), ("enabled", "Enabled"), ("disabled", "Disabled")],
+        default="draft",
+        required=True,
+        copy=False,
+        tracking=True,
+    )
+    webhook_secret = fields.Char(**SECRET_FIELD_OPTIONS)
+    webhook_secret_previous = fields.Char(
+        string="Previous Webhook Secret",
+        help="Still accepted while the billing platform moves to the new secret. "
+        "Clear it once every delivery is signed with the new one.",
+        **SECRET_FIELD_OPTIONS,
+    )
+    api_key = fields.Char(string="API Key", **SECRET_FIELD_OPTIONS)
+    has_webhook_secret = fields.Boolean(compute="_compute_secret_flags")
+    has_api_key = fields.Boolean(compute="_compute_secret_flags")
+    api_base = fields.Char(
+        string="API Base URL",
+        help="Base URL of the provider's API. Leave the default in production; "
+        "tests point it at a local server.",
+    )
+    webhook_url = fields.Char(compute="_compute_webhook_url")
+    signature_tolerance = fields.Integer(
+        default=300,
+        help="Deliveries whose signature timestamp is older than this many seconds "
+        "are refused as replays.",
+    )
+
+    clearing_journal_id = fields.Many2one(
+        "account.journal",
+        string="Clearing Journal",
+        check_company=True,
+        domain="[('type', 'in', ('bank', 'cash'))]",
+        help="Journal that holds the processor balance (e.g. 'Stripe'): payments and "
+        "refunds are registered here.",
+    )
+    bank_journal_id = fields.Many2one(
+        "account.journal",
+        string="Payout Bank Journal",
+        check_company=True,
+        domain="[('type', '=', 'bank')]",
+        help="Bank account that receives the payouts.",
+    )
+    sale_journal_id = fields.Many2one(
+        "account.journal",
+        string="Sales Journal",
+        check_company=True,
+        domain="[('type', '=', 'sale')]",
+    )
+    fee_account_id = fields.Many2one(
+        "account.account",
+        string="Fee Account",
+        check_company=True,
+        help="Expense account for the processor's fees.",
+    )
+    posting_policy = fields.Selection(
+        [("auto", "Post automatically"), ("approval", "Approval above threshold")],
+        default="auto",
+        required=True,
+        tracking=True,
+    )
+    approval_threshold = fields.Monetary(
+        currency_field="company_currency_id",
+        tracking=True,
+        help="With 'Approval above threshold', documents above this amount wait "
+        "for an accountant's approval before they are posted.",
+    )
+    payload_retention_days = fields.Integer(
+        default=90,
+        help="Payloads of processed events older than this are purged; the event "
+        "row and what it produced are kept.",
+    )
+
+    event_ids = fields.One2many("billing.event", "provider_id")
+    event_count = fields.Integer(compute="_compute_event_stats")
+    pending_event_count = fields.Integer(compute="_compute_event_stats")
+    last_event_at = fields.Datetime(compute="_compute_event_stats")
+    refusal_ids = fields.One2many("billing.webhook.refusal", "provider_id")
+    refusal_count = fields.Integer(compute="_compute_refusal_count")
+
+    _sql_constraints = [
+        (
+            "signature_tolerance_positive",
+            "CHECK(signature_tolerance > 0)",
+            "The signature tolerance must be a positive number of seconds.",
+        ),
+    ]
+
+    @api.depends("provider_type")
+    def _compute_webhook_url(self):
+        base_url = self.get_base_url() if self else ""
+        for provider in self:
+            if provider.id and provider.provider_type:
+                provider.webhook_url = f"{base_url}{provider._bb_webhook_path()}"
+            else:
+                provider.webhook_url = False
+
+    def _compute_secret_flags(self):
+        # sudo: users who may not read secrets still need to know one is set.
+        for provider, provider_sudo in zip(self, self.sudo(), strict=True):
+            provider.has_webhook_secret = bool(provider_sudo.webhook_secret)
+            provider.has_api_key = bool(provider_sudo.api_key)
+
+    def _compute_event_stats(self):
+        stats = {
+            provider.id: (count, last)
+            for provider, count, last in self.env["billing.event"]._read_group(
+                [("provider_id", "in", self.ids)],
+                ["provider_id"],
+                ["__count", "received_at:max"],
+            )
+        }
+        pending = dict(
+            self.env["billing.event"]._read_group(
+                [("provider_id", "in", self.ids), ("state", "in", ("received", "waiting"))],
+                ["provider_id"],
+                ["__count"],
+            )
+        )
+        for provider in self:
+            provider.event_count, provider.last_event_at = stats.get(provider.id, (0, False))
+            provider.pending_event_count = pending.get(provider, 0)
+
+    def _compute_refusal_count(self):
+        counts = dict(
+            self.env["billing.webhook.refusal"]._read_group(
+                [("provider_id", "in", self.ids)], ["provider_id"], ["count:sum"]
+            )
+        )
+        for provider in self:
+            provider.refusal_count = counts.get(provider, 0)
+
+    @api.constrains("approval_threshold")
+    def _check_approval_threshold(self):
+        for provider in self:
+            if provider.approval_threshold < 0:
+                raise ValidationError(
+                    _("The approval threshold of %s cannot be negative.", provider.name)
+                )
+
+    # ------------------------------------------------------------------
+    # State transitions
+    # ------------------------------------------------------------------
+
+    def action_enable(self):
+        for provider in self:
+            if not provider.has_webhook_secret:
+                raise UserError(
+                    _(
+                        "Set the webhook signing secret of %s before enabling it: "
+                        "without it no delivery can be verified.",
+                        provider.name,
+                    )
+                )
+        self.write({"state": "enabled"})
+
+    def action_disable(self):
+        self.write({"state": "disabled"})
+
+    def action_reset_to_draft(self):
+        self.write({"state": "draft"})
+
+    # ------------------------------------------------------------------
+    # Buttons
+    # ------------------------------------------------------------------
+
+    def action_view_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("billing_bridge.billing_event_action")
+        action["domain"] = [("provider_id", "=", self.id)]
+        action["context"] = {"default_provider_id": self.id}
+        return action
+
+    def action_view_refusals(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "billing_bridge.billing_webhook_refusal_action"
+        )
+        action["domain"] = [("provider_id", "=", self.id)]
+        return action
+
+    def action_process_events(self):
+        """Process this provider's due events now (same work as the cron)."""
+        counts = self.env["billing.event"].process_pending()
+        message = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Inbox processed"),
+                "message": message or _("Nothing was due."),
+                "type": "success",
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    # ------------------------------------------------------------------
+    # Adapter hooks (provider modules override these)
+    # ------------------------------------------------------------------
+
+    def _bb_webhook_path(self):
+        self.ensure_one()
+        return f"/billing_bridge/webhook/{self.provider_type}/{self.id}"
+
+    def _bb_signature_header(self):
+        """Name of the HTTP header that carries the delivery's signature."""
+        return "X-Billing-Signature"
+
+    def _bb_verify_webhook(self, body, headers):
+        """Verify a delivery and return its decoded JSON body.
+
+        Raises ``WebhookRefused`` for anything that must not be stored.
+        """
+        self.ensure_one()
+        # sudo: the webhook route runs as the public user; secrets stay in here.
+        provider_sudo = self.sudo()
+        secrets = [provider_sudo.webhook_secret, provider_sudo.webhook_secret_previous]
+        verify_signature(
+            body,
+            headers.get(self._bb_signature_header()),
+            secrets,
+            tolerance=self.signature_tolerance,
+        )
+        return self._bb_decode_body(body)
+
+    def _bb_decode_body(self, body):
+        try:
+            event = json.loads(body)
+        except ValueError as exc:
+            raise WebhookRefused(400, "malformed JSON") from exc
+        if not isinstance(event, dict):
+            raise WebhookRefused(400, "malformed JSON: an object is expected")
+        return event
+
+    def _bb_envelope(self, event):
+        """Return the ``Envelope`` of a verified event, or raise MalformedEvent."""
+        self.ensure_one()
+        if self.provider_type == "generic":
+            return envelope_from_generic(event)
+        raise NotImplementedError(f"No envelope parser for {self.provider_type}")
+
+    def _bb_normalize(self, event_record):
+        """Turn a stored event into a list of ``CanonicalEvent``.
+
+        Raises ``BusinessError`` for payloads the adapter cannot read.
+        """
+        self.ensure_one()
+        if self.provider_type == "generic":
+            return normalize_generic(event_record.payload)
+        raise NotImplementedError(f"No normalizer for {self.provider_type}")
