@@ -6,12 +6,17 @@ delivery, or the kind of exception record to open for a business problem.
 
 
 class WebhookRefused(Exception):
-    """A delivery that must be answered with a 4xx and stored nowhere."""
+    """A delivery that must be answered with a 4xx and stored nowhere.
 
-    def __init__(self, status, reason):
+    ``reason`` is short and fixed (it is logged and counted); ``detail`` may
+    quote the sender's payload, so it only goes back to the sender.
+    """
+
+    def __init__(self, status, reason, detail=None):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.detail = detail
 
 
 class MalformedEvent(ValueError):

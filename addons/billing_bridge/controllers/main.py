@@ -1,5 +1,7 @@
 import logging
 
+from werkzeug.exceptions import RequestEntityTooLarge
+
 from odoo import http
 from odoo.http import request
 
@@ -56,7 +58,7 @@ class BillingWebhookController(http.Controller):
             try:
                 envelope = provider._bb_envelope(event)
             except MalformedEvent as exc:
-                raise WebhookRefused(400, f"malformed event: {exc}") from exc
+                raise WebhookRefused(400, "malformed event", detail=str(exc)) from exc
         except WebhookRefused as refused:
             return self._refuse(provider, refused)
         event_id, created = request.env["billing.event"].sudo()._ingest(provider, envelope, event)
@@ -70,8 +72,11 @@ class BillingWebhookController(http.Controller):
         httprequest = request.httprequest
         if (httprequest.content_length or 0) > MAX_BODY_BYTES:
             raise WebhookRefused(413, "body larger than 1 MiB")
-        body = httprequest.stream.read(MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
+        try:
+            body = httprequest.get_data(cache=False)
+        except RequestEntityTooLarge as exc:  # beyond Odoo's own request limit
+            raise WebhookRefused(413, "body larger than 1 MiB") from exc
+        if len(body) > MAX_BODY_BYTES:  # chunked bodies declare no length
             raise WebhookRefused(413, "body larger than 1 MiB")
         if not body:
             raise WebhookRefused(400, "empty body")
@@ -81,9 +86,12 @@ class BillingWebhookController(http.Controller):
         # Neither the payload nor the secret is logged, only why.
         _logger.warning("Billing webhook refused for provider %s: %s (%s)", provider.id,
                         refused.reason, refused.status)
-        request.env["billing.webhook.refusal"].sudo()._record(provider, refused.reason.split(":")[0])
-        return self._answer(refused.status, refused.reason)
+        request.env["billing.webhook.refusal"].sudo()._record(provider, refused.reason)
+        return self._answer(refused.status, refused.reason, refused.detail)
 
     @staticmethod
-    def _answer(status, reason):
-        return request.make_json_response({"error": reason}, status=status)
+    def _answer(status, reason, detail=None):
+        answer = {"error": reason}
+        if detail:
+            answer["detail"] = detail
+        return request.make_json_response(answer, status=status)

@@ -93,7 +93,7 @@ class BillingEvent(models.Model):
         for event in self:
             event.payload_pretty = (
                 json.dumps(event.payload, indent=2, sort_keys=True, ensure_ascii=False)
-                if event.payload is not None
+                if event.payload
                 else False
             )
 
