@@ -9,8 +9,12 @@
     "license": "LGPL-3",
     "depends": ["billing_bridge"],
     "external_dependencies": {"python": ["stripe"]},
-    "data": [],
-    "demo": [],
+    "data": [
+        "views/billing_provider_views.xml",
+    ],
+    "demo": [
+        "demo/billing_demo.xml",
+    ],
     "installable": True,
     "auto_install": False,
 }

@@ -1,0 +1,2 @@
+from . import test_normalizer
+from . import test_stripe_webhook
