@@ -199,12 +199,15 @@ class BillingProvider(models.Model):
                     )
                 )
         self.write({"state": "enabled"})
+        return True
 
     def action_disable(self):
         self.write({"state": "disabled"})
+        return True
 
     def action_reset_to_draft(self):
         self.write({"state": "draft"})
+        return True
 
     # ------------------------------------------------------------------
     # Buttons
