@@ -79,6 +79,151 @@ class Customer:
 
 
 @dataclass(frozen=True)
+class SubscriptionItem:
+    external_ref: str
+    price_ref: str | None = None
+    product_ref: str | None = None
+    description: str | None = None
+    quantity: Decimal = Decimal(1)
+    unit_amount: Decimal | None = None  # per unit and per interval, tax excluded
+    interval: str | None = None  # day, week, month, year
+    interval_count: int = 1
+
+
+@dataclass(frozen=True)
+class Subscription:
+    external_ref: str
+    customer_ref: str
+    status: str  # trialing, active, past_due, unpaid, paused, canceled (incomplete*)
+    currency: str
+    items: tuple = ()  # SubscriptionItem
+    current_period_start: datetime | None = None
+    current_period_end: datetime | None = None
+    started_at: datetime | None = None
+    trial_end: datetime | None = None
+    cancel_at: datetime | None = None
+    canceled_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TaxAmount:
+    """Tax the provider computed on one document line."""
+
+    tax_ref: str | None  # provider's tax rate id; None when the provider gives none
+    amount: Decimal
+    inclusive: bool = False
+    taxable_amount: Decimal | None = None
+    percentage: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """One line of an invoice or a credit note, amounts in the document currency.
+
+    ``amount`` is the line amount before discounts; it includes the tax when the
+    line's taxes are inclusive, and excludes it otherwise (as the provider shows).
+    """
+
+    external_ref: str
+    description: str | None = None
+    price_ref: str | None = None
+    product_ref: str | None = None
+    quantity: Decimal = Decimal(1)
+    amount: Decimal = Decimal(0)
+    discount_amount: Decimal = Decimal(0)
+    taxes: tuple = ()  # TaxAmount
+    proration: bool = False
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Invoice:
+    external_ref: str
+    customer_ref: str
+    currency: str
+    number: str | None = None
+    subscription_ref: str | None = None
+    status: str | None = None  # draft, open, paid, void, uncollectible
+    billing_reason: str | None = None
+    lines: tuple = ()  # DocumentLine
+    subtotal: Decimal = Decimal(0)  # sum of line amounts, before discounts and exclusive tax
+    total_discount: Decimal = Decimal(0)
+    tax: Decimal = Decimal(0)
+    total: Decimal = Decimal(0)
+    amount_due: Decimal = Decimal(0)
+    amount_paid: Decimal = Decimal(0)
+    issued_at: datetime | None = None
+    due_at: datetime | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    uncollectible: bool = False  # for invoice.voided: written off rather than voided
+
+
+@dataclass(frozen=True)
+class Payment:
+    """Money received for an invoice (or charged without one)."""
+
+    external_ref: str  # the provider's payment (Stripe: charge, else payment intent)
+    amount: Decimal
+    currency: str
+    paid_at: datetime
+    invoice_ref: str | None = None
+    customer_ref: str | None = None
+    subscription_ref: str | None = None
+    method: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentFailure:
+    invoice_ref: str | None
+    customer_ref: str | None
+    currency: str
+    amount_due: Decimal
+    failed_at: datetime
+    subscription_ref: str | None = None
+    attempt_count: int = 1
+    next_attempt_at: datetime | None = None
+    failure_code: str | None = None  # e.g. Stripe's decline_code
+    failure_message: str | None = None
+
+
+@dataclass(frozen=True)
+class Refund:
+    external_ref: str
+    amount: Decimal
+    currency: str
+    refunded_at: datetime
+    status: str = "succeeded"  # pending, succeeded, failed, canceled
+    payment_ref: str | None = None  # the payment it gives money back from
+    invoice_ref: str | None = None
+    customer_ref: str | None = None
+    credit_note_ref: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    external_ref: str
+    invoice_ref: str
+    customer_ref: str
+    currency: str
+    number: str | None = None
+    lines: tuple = ()  # DocumentLine
+    subtotal: Decimal = Decimal(0)
+    tax: Decimal = Decimal(0)
+    total: Decimal = Decimal(0)
+    issued_at: datetime | None = None
+    refund_refs: tuple = ()  # refunds paid out for this credit note
+    refund_amount: Decimal = Decimal(0)
+    credit_amount: Decimal = Decimal(0)  # left as customer credit balance
+    out_of_band_amount: Decimal = Decimal(0)
+    pre_payment: bool = False  # reduces the amount due of an unpaid invoice
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class CanonicalEvent:
     """One business fact, ready for the core to apply.
 
