@@ -34,8 +34,14 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 )
 THREE_DECIMAL_CURRENCIES = frozenset("BHD JOD KWD OMR TND".split())
 
-# API versions whose payload shapes the normalizer reads. 2025-03-31.basil moved
-# an invoice's subscription under ``parent`` and its payments under ``payments``.
+# API versions whose payload shapes the normalizer reads. 2022-11-15 stopped
+# including ``refunds`` in charges. 2025-03-31.basil moved an invoice's
+# subscription under ``parent``, its payments under ``payments``, line prices
+# under ``pricing``, taxes to ``taxes``/``total_taxes``, subscription periods onto
+# the items, and a credit note's ``refund`` to ``refunds``. Clover, dahlia and
+# endive only added fields that the normalizer reads when present
+# (``quantity_decimal`` on invoice lines since 2026-03-25.dahlia, ``customer`` on
+# refunds since 2026-10-28.endive).
 OLDEST_SUPPORTED_API_VERSION = "2020-08-27"
 NEWEST_SUPPORTED_API_VERSION = "2026-10-28.endive"
 BASIL_API_VERSION = "2025-03-31.basil"

@@ -3,14 +3,46 @@
 Each function takes the decoded JSON of a Stripe event (as delivered to the
 webhook or returned by the Events API) and returns canonical dataclasses with
 exact ``Decimal`` money.
+
+Payload shapes depend on the event's ``api_version``. The families read here:
+
+- before 2022-11-15: ``charge.refunds`` is included in charges;
+- 2022-11-15 to 2025-02-24.acacia: no refund list in charges, otherwise as before;
+- 2025-03-31.basil and newer (clover, dahlia, endive): an invoice's subscription
+  under ``parent``, its payments under ``payments`` (includable, usually absent
+  from webhooks), line prices under ``pricing``, taxes as ``taxes`` and
+  ``total_taxes``, subscription periods on the items, credit note ``refunds``.
+
+Anything unreadable ends as ``BusinessError("unsupported_payload")``; a broken
+envelope as ``MalformedEvent``.
 """
 
+from decimal import Decimal, InvalidOperation
+
 from odoo.addons.billing_bridge.canonical import (
+    CREDIT_NOTE_ISSUED,
     CUSTOMER_UPSERTED,
+    INVOICE_ISSUED,
+    INVOICE_VOIDED,
+    PAYMENT_FAILED,
+    PAYMENT_SUCCEEDED,
+    REFUND_PROCESSED,
+    SUBSCRIPTION_ACTIVATED,
+    SUBSCRIPTION_AMENDED,
+    SUBSCRIPTION_CANCELED,
     Address,
     CanonicalEvent,
+    CreditNote,
     Customer,
+    DocumentLine,
     Envelope,
+    Invoice,
+    Payment,
+    PaymentFailure,
+    Refund,
+    Subscription,
+    SubscriptionItem,
+    TaxAmount,
     minor_to_decimal,
     utc_from_timestamp,
 )
@@ -24,6 +56,9 @@ from .const import (
     THREE_DECIMAL_CURRENCIES,
     ZERO_DECIMAL_CURRENCIES,
 )
+
+# What reading an unexpected shape can raise (MalformedEvent is a ValueError).
+READ_ERRORS = (LookupError, TypeError, AttributeError, ValueError, ArithmeticError)
 
 
 def currency_exponent(currency):
@@ -39,6 +74,24 @@ def currency_exponent(currency):
 def stripe_amount(minor_units, currency):
     """Exact ``Decimal`` amount of a Stripe integer amount in ``currency``."""
     return minor_to_decimal(minor_units, currency_exponent(currency))
+
+
+def stripe_decimal_amount(minor_units, currency):
+    """Exact ``Decimal`` amount of a Stripe ``*_decimal`` string ("1234.5" cents)."""
+    return decimal_value(minor_units).scaleb(-currency_exponent(currency))
+
+
+def decimal_value(value):
+    """Exact ``Decimal`` of a Stripe decimal string (or integer); ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"expected a decimal string, got {value!r:.40}")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"invalid decimal {value!r:.40}") from None
+    if not number.is_finite():
+        raise ValueError(f"invalid decimal {value!r:.40}")
+    return number
 
 
 def api_version_date(api_version):
@@ -71,7 +124,7 @@ def is_basil_or_newer(api_version):
 
 def stripe_envelope(event):
     """Envelope of a verified Stripe event; MalformedEvent if it is not one."""
-    if event.get("object") != "event":
+    if not isinstance(event, dict) or event.get("object") != "event":
         raise MalformedEvent("not a Stripe event object")
     external_id = event.get("id")
     event_type = event.get("type")
@@ -97,68 +150,743 @@ def stripe_envelope(event):
 
 
 def normalize_stripe_event(event):
-    """Canonical events of one Stripe event (empty when nothing maps)."""
+    """Canonical events of one Stripe event (empty when nothing maps).
+
+    One Stripe event may give several canonical events (``charge.refunded``
+    with two refunds), or none (``charge.refunded`` without its refund list).
+    """
     envelope = stripe_envelope(event)
     if not envelope.canonical_type:
         return []
     check_api_version(envelope.api_version)
-    obj = event["data"]["object"]
+    base_extra = {
+        "stripe_event_type": envelope.event_type,
+        "stripe_api_version": envelope.api_version,
+    }
     parser = PARSERS.get(envelope.canonical_type)
+    if parser is None:
+        return [_canonical(envelope, envelope.object_ref or envelope.external_id, None,
+                           base_extra)]
     try:
-        data = parser(event, obj) if parser else None
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        facts = parser(event["data"]["object"], envelope)
+    except READ_ERRORS as exc:
         raise BusinessError(
             "unsupported_payload",
             f"The {envelope.event_type} payload of {envelope.external_id} could not be "
-            f"read ({type(exc).__name__}: {exc}).",
+            f"read ({type(exc).__name__}: {exc})."[:1000],
             suggested_action="Check the event in the Stripe dashboard; replay it once "
             "Billing Bridge supports its shape.",
         ) from exc
-    return [
-        CanonicalEvent(
-            type=envelope.canonical_type,
-            object_ref=envelope.object_ref or envelope.external_id,
-            occurred_at=envelope.occurred_at,
-            data=data,
-            extra={"stripe_event_type": envelope.event_type},
-        )
-    ]
+    return [_canonical(envelope, ref, data, dict(base_extra, **extra))
+            for ref, data, extra in facts]
 
 
-def _customer(event, obj):
-    address = obj.get("address") or None
-    return Customer(
-        external_ref=obj["id"],
-        name=obj.get("name"),
-        email=obj.get("email"),
-        phone=obj.get("phone"),
+def _canonical(envelope, object_ref, data, extra):
+    return CanonicalEvent(
+        type=envelope.canonical_type,
+        object_ref=object_ref,
+        occurred_at=envelope.occurred_at,
+        data=data,
+        extra=extra,
+    )
+
+
+# ----------------------------------------------------------------------
+# Typed readers: a wrong type raises TypeError/ValueError (-> unsupported_payload)
+# ----------------------------------------------------------------------
+
+
+def _str(obj, key):
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"{key} is not a string")
+
+
+def _required_str(obj, key):
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} is missing")
+    return value
+
+
+def _int(obj, key):
+    value = obj.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise TypeError(f"{key} is not an integer")
+
+
+def _required_int(obj, key):
+    value = _int(obj, key)
+    if value is None:
+        raise ValueError(f"{key} is missing")
+    return value
+
+
+def _bool(obj, key):
+    value = obj.get(key)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise TypeError(f"{key} is not a boolean")
+
+
+def _ts(obj, key):
+    value = obj.get(key)
+    return None if value is None else utc_from_timestamp(value)
+
+
+def _required_ts(obj, key):
+    return utc_from_timestamp(obj.get(key))
+
+
+def _obj(obj, key):
+    """A nested object, or an empty dict when null/absent."""
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{key} is not an object")
+    return value
+
+
+def _dicts(obj, key):
+    """A JSON array of objects (empty when null/absent)."""
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise TypeError(f"{key} is not a list of objects")
+    return value
+
+
+def _list_data(obj, key):
+    """The ``data`` of a Stripe list object (empty when null/absent)."""
+    return _dicts(_obj(obj, key), "data")
+
+
+def _list_complete(obj, key):
+    """False when a Stripe list object says more items exist than it carries."""
+    return not _bool(_obj(obj, key), "has_more")
+
+
+def _ref(value):
+    """Id of an expandable field: the string itself or the expanded object's id."""
+    if value is None or (isinstance(value, str) and value):
+        return value
+    if isinstance(value, dict):
+        return _required_str(value, "id")
+    raise TypeError(f"not an id or an object: {value!r:.40}")
+
+
+def _required_ref(obj, key):
+    ref = _ref(obj.get(key))
+    if not ref:
+        raise ValueError(f"{key} is missing")
+    return ref
+
+
+def _currency(obj):
+    value = obj.get("currency")
+    if not isinstance(value, str) or len(value) != 3 or not value.isalpha():
+        raise ValueError(f"invalid currency {value!r:.40}")
+    return value.upper()
+
+
+def _amount(obj, key, currency):
+    """Decimal of an integer amount in minor units; null counts as zero."""
+    value = obj.get(key)
+    return stripe_amount(0 if value is None else value, currency)
+
+
+def _required_amount(obj, key, currency):
+    return stripe_amount(_required_int(obj, key), currency)
+
+
+def _optional_amount(obj, key, currency):
+    value = _int(obj, key)
+    return None if value is None else stripe_amount(value, currency)
+
+
+def _sum_amounts(entries, currency):
+    """Sum of the ``amount`` of each entry (discount amounts, tax amounts)."""
+    return stripe_amount(sum(_required_int(entry, "amount") for entry in entries), currency)
+
+
+def _percentage(value):
+    if value is None:
+        return None
+    if isinstance(value, float):
+        value = repr(value)  # the shortest decimal that round-trips: 19.6, not 19.600000001
+    return decimal_value(value)
+
+
+def _quantity(obj, default=Decimal(1)):
+    """Line quantity: ``quantity_decimal`` (2026-03-25.dahlia+) else ``quantity``."""
+    exact = obj.get("quantity_decimal")
+    if exact is not None:
+        return decimal_value(exact)
+    quantity = _int(obj, "quantity")
+    return default if quantity is None else Decimal(quantity)
+
+
+def _customer_ref(obj, required=True):
+    """The customer id (or the Accounts v2 ``customer_account`` when no customer)."""
+    ref = _ref(obj.get("customer")) or _str(obj, "customer_account")
+    if required and not ref:
+        raise ValueError("customer is missing")
+    return ref
+
+
+# ----------------------------------------------------------------------
+# customer.*
+# ----------------------------------------------------------------------
+
+
+def _customer(obj, envelope):
+    address = _obj(obj, "address")
+    customer = Customer(
+        external_ref=_required_str(obj, "id"),
+        name=_str(obj, "name"),
+        email=_str(obj, "email"),
+        phone=_str(obj, "phone"),
         address=Address(
-            line1=address.get("line1"),
-            line2=address.get("line2"),
-            city=address.get("city"),
-            zip=address.get("postal_code"),
-            state=address.get("state"),
-            country_code=address.get("country"),
+            line1=_str(address, "line1"),
+            line2=_str(address, "line2"),
+            city=_str(address, "city"),
+            zip=_str(address, "postal_code"),
+            state=_str(address, "state"),
+            country_code=_str(address, "country"),
         )
         if address
         else None,
         vat=_single_tax_id(obj),
-        currency=(obj.get("currency") or "").upper() or None,
-        deleted=event.get("type") == "customer.deleted" or bool(obj.get("deleted")),
+        currency=(_str(obj, "currency") or "").upper() or None,
+        deleted=envelope.event_type == "customer.deleted" or _bool(obj, "deleted"),
     )
+    return [(customer.external_ref, customer, {})]
 
 
 def _single_tax_id(customer):
     """The customer's VAT number when Stripe sent exactly one tax id."""
-    tax_ids = customer.get("tax_ids")
-    values = [
-        tax_id.get("value")
-        for tax_id in (tax_ids or {}).get("data", [])
-        if isinstance(tax_id, dict) and tax_id.get("value")
-    ] if isinstance(tax_ids, dict) else []
+    values = [_str(tax_id, "value") for tax_id in _list_data(customer, "tax_ids")]
+    values = [value for value in values if value]
     return values[0] if len(values) == 1 else None
+
+
+# ----------------------------------------------------------------------
+# customer.subscription.*
+# ----------------------------------------------------------------------
+
+
+def _subscription(obj, envelope):
+    currency = _currency(obj)
+    items = _list_data(obj, "items")
+    start, end = _subscription_period(obj, items, envelope.api_version)
+    subscription = Subscription(
+        external_ref=_required_str(obj, "id"),
+        customer_ref=_customer_ref(obj),
+        status=_required_str(obj, "status"),
+        currency=currency,
+        items=tuple(_subscription_item(item, currency) for item in items),
+        current_period_start=start,
+        current_period_end=end,
+        started_at=_ts(obj, "start_date"),
+        trial_end=_ts(obj, "trial_end"),
+        cancel_at=_ts(obj, "cancel_at"),
+        canceled_at=_ts(obj, "canceled_at"),
+        ended_at=_ts(obj, "ended_at"),
+    )
+    extra = {
+        "items_complete": _list_complete(obj, "items"),
+        "cancel_at_period_end": _bool(obj, "cancel_at_period_end"),
+    }
+    return [(subscription.external_ref, subscription, extra)]
+
+
+def _subscription_period(subscription, items, api_version):
+    """Current period: on the subscription before basil, on each item since.
+
+    Since 2025-03-31.basil items may have different periods (flexible billing
+    mode): the subscription's current period is the span all items share.
+    """
+    if not is_basil_or_newer(api_version):
+        return (_ts(subscription, "current_period_start"),
+                _ts(subscription, "current_period_end"))
+    starts = [_ts(item, "current_period_start") for item in items]
+    ends = [_ts(item, "current_period_end") for item in items]
+    starts = [start for start in starts if start]
+    ends = [end for end in ends if end]
+    return (max(starts) if starts else None, min(ends) if ends else None)
+
+
+def _subscription_item(item, currency):
+    price = _obj(item, "price") or _obj(item, "plan")
+    terms = _price_terms(price, currency)
+    quantity = _int(item, "quantity")
+    if quantity is None:
+        # metered prices carry no quantity: usage is unknown until invoiced
+        quantity = 0 if terms["metered"] else 1
+    return SubscriptionItem(
+        external_ref=_required_str(item, "id"),
+        price_ref=_str(price, "id"),
+        product_ref=_ref(price.get("product")),
+        description=_str(price, "nickname"),
+        quantity=Decimal(quantity),
+        unit_amount=terms["unit_amount"],
+        interval=terms["interval"],
+        interval_count=terms["interval_count"],
+    )
+
+
+def _price_terms(price, currency):
+    """Unit amount and recurrence of a Price (or of a legacy Plan)."""
+    if price.get("object") == "plan":
+        recurring = price
+        amount = _unit_amount(price, currency, "amount")
+    else:
+        recurring = _obj(price, "recurring")
+        amount = _unit_amount(price, currency, "unit_amount")
+    interval_count = _int(recurring, "interval_count")
+    return {
+        "unit_amount": amount,
+        "interval": _str(recurring, "interval"),
+        "interval_count": 1 if interval_count is None else interval_count,
+        "metered": _str(recurring, "usage_type") == "metered",
+    }
+
+
+def _unit_amount(price, currency, key):
+    """Price per unit in ``currency``: ``<key>_decimal`` (exact) else ``<key>``.
+
+    A price whose own currency differs (multi-currency prices) is read from its
+    ``currency_options`` when Stripe included them, else left unknown (None).
+    """
+    if price and _currency(price) != currency:
+        price = _obj(_obj(price, "currency_options"), currency.lower())
+        if not price:
+            return None
+    exact = price.get(f"{key}_decimal")
+    if exact is not None:
+        return stripe_decimal_amount(exact, currency)
+    return _optional_amount(price, key, currency)
+
+
+# ----------------------------------------------------------------------
+# invoice.finalized, invoice.voided, invoice.marked_uncollectible
+# ----------------------------------------------------------------------
+
+
+def _invoice(obj, envelope):
+    currency = _currency(obj)
+    version = envelope.api_version
+    rates = _tax_rate_percentages(_dicts(obj, "default_tax_rates"))
+    transitions = _obj(obj, "status_transitions")
+    invoice = Invoice(
+        external_ref=_required_str(obj, "id"),
+        customer_ref=_customer_ref(obj),
+        currency=currency,
+        number=_str(obj, "number"),
+        subscription_ref=_invoice_subscription_ref(obj, version),
+        status=_str(obj, "status"),
+        billing_reason=_str(obj, "billing_reason"),
+        lines=tuple(_invoice_line(line, currency, version, rates)
+                    for line in _list_data(obj, "lines")),
+        subtotal=_required_amount(obj, "subtotal", currency),
+        total_discount=_sum_amounts(_dicts(obj, "total_discount_amounts"), currency),
+        tax=_invoice_tax(obj, currency, version),
+        total=_required_amount(obj, "total", currency),
+        amount_due=_required_amount(obj, "amount_due", currency),
+        amount_paid=_required_amount(obj, "amount_paid", currency),
+        issued_at=_ts(transitions, "finalized_at") or _required_ts(obj, "created"),
+        due_at=_ts(obj, "due_date"),
+        period_start=_ts(obj, "period_start"),
+        period_end=_ts(obj, "period_end"),
+        uncollectible=envelope.event_type == "invoice.marked_uncollectible",
+    )
+    return [(invoice.external_ref, invoice, {"lines_complete": _list_complete(obj, "lines")})]
+
+
+def _invoice_subscription_ref(invoice, api_version):
+    """``subscription`` before basil; ``parent.subscription_details.subscription`` since."""
+    if not is_basil_or_newer(api_version):
+        return _ref(invoice.get("subscription"))
+    details = _obj(_obj(invoice, "parent"), "subscription_details")
+    return _ref(details.get("subscription"))
+
+
+def _invoice_tax(invoice, currency, api_version):
+    """All tax of the invoice (inclusive and exclusive), as Stripe's old ``tax``."""
+    if is_basil_or_newer(api_version):
+        return _sum_amounts(_dicts(invoice, "total_taxes"), currency)
+    if invoice.get("tax") is not None:
+        return _required_amount(invoice, "tax", currency)
+    return _sum_amounts(_dicts(invoice, "total_tax_amounts"), currency)
+
+
+def _invoice_line(line, currency, api_version, rates):
+    price_ref, product_ref = _invoice_line_price(line, api_version)
+    period = _obj(line, "period")
+    if not is_basil_or_newer(api_version):
+        rates = dict(rates, **_tax_rate_percentages(_dicts(line, "tax_rates")))
+    return DocumentLine(
+        external_ref=_required_str(line, "id"),
+        description=_str(line, "description"),
+        price_ref=price_ref,
+        product_ref=product_ref,
+        quantity=_quantity(line),
+        amount=_required_amount(line, "amount", currency),
+        discount_amount=_sum_amounts(_dicts(line, "discount_amounts"), currency),
+        taxes=_line_taxes(line, currency, api_version, rates),
+        proration=_invoice_line_proration(line, api_version),
+        period_start=_ts(period, "start"),
+        period_end=_ts(period, "end"),
+    )
+
+
+def _invoice_line_price(line, api_version):
+    """(price id, product id): ``price`` (or ``plan``) before basil, ``pricing`` since."""
+    if is_basil_or_newer(api_version):
+        details = _obj(_obj(line, "pricing"), "price_details")
+        return _ref(details.get("price")), _ref(details.get("product"))
+    price = line.get("price") or line.get("plan")
+    product = price.get("product") if isinstance(price, dict) else None
+    return _ref(price), _ref(product)
+
+
+def _invoice_line_proration(line, api_version):
+    """``proration`` before basil; ``parent.<kind>_details.proration`` since."""
+    if not is_basil_or_newer(api_version):
+        return _bool(line, "proration")
+    parent = _obj(line, "parent")
+    details = _obj(parent, "subscription_item_details") or _obj(parent, "invoice_item_details")
+    return _bool(details, "proration")
+
+
+def _line_taxes(line, currency, api_version, rates):
+    """``tax_amounts`` before basil, ``taxes`` since (invoice and credit note lines)."""
+    if is_basil_or_newer(api_version):
+        return tuple(_line_tax(entry, currency, rates) for entry in _dicts(line, "taxes"))
+    return tuple(_line_tax_amount(entry, currency, rates)
+                 for entry in _dicts(line, "tax_amounts"))
+
+
+def _line_tax_amount(entry, currency, rates):
+    """One ``tax_amounts`` entry (before basil): tax_rate, inclusive."""
+    return _tax_amount(entry, entry.get("tax_rate"), _bool(entry, "inclusive"), currency, rates)
+
+
+def _line_tax(entry, currency, rates):
+    """One ``taxes`` entry (basil+): tax_rate_details.tax_rate, tax_behavior."""
+    rate = _obj(entry, "tax_rate_details").get("tax_rate")
+    inclusive = _str(entry, "tax_behavior") == "inclusive"
+    return _tax_amount(entry, rate, inclusive, currency, rates)
+
+
+def _tax_amount(entry, rate, inclusive, currency, rates):
+    tax_ref = _ref(rate)
+    if isinstance(rate, dict):
+        percentage = _percentage(rate.get("percentage"))
+    else:
+        percentage = rates.get(tax_ref)
+    return TaxAmount(
+        tax_ref=tax_ref,
+        amount=_required_amount(entry, "amount", currency),
+        inclusive=inclusive,
+        taxable_amount=_optional_amount(entry, "taxable_amount", currency),
+        percentage=percentage,
+    )
+
+
+def _tax_rate_percentages(tax_rates):
+    """{tax rate id: percentage} of a list of TaxRate objects."""
+    return {_required_str(rate, "id"): _percentage(rate.get("percentage")) for rate in tax_rates}
+
+
+# ----------------------------------------------------------------------
+# invoice.paid, invoice.payment_failed
+# ----------------------------------------------------------------------
+
+
+def _invoice_paid(obj, envelope):
+    currency = _currency(obj)
+    invoice_ref = _required_str(obj, "id")
+    payment_ref, extra = _invoice_payment_ref(obj, invoice_ref, envelope.api_version)
+    payment = Payment(
+        external_ref=payment_ref,
+        amount=_required_amount(obj, "amount_paid", currency),
+        currency=currency,
+        paid_at=_ts(_obj(obj, "status_transitions"), "paid_at") or envelope.occurred_at,
+        invoice_ref=invoice_ref,
+        customer_ref=_customer_ref(obj, required=False),
+        subscription_ref=_invoice_subscription_ref(obj, envelope.api_version),
+    )
+    return [(invoice_ref, payment, extra)]
+
+
+def _invoice_payment_ref(invoice, invoice_ref, api_version):
+    """The PaymentIntent id, else the Charge id, else ``<invoice id>:paid``.
+
+    Before basil they are ``payment_intent``/``charge`` on the invoice (an
+    invoice ``paid_out_of_band`` keeps the id of an earlier failed attempt, so
+    it is ignored then). Since basil they are under ``payments`` (includable:
+    usually absent from webhooks).
+    """
+    fallback = f"{invoice_ref}:paid"
+    if not is_basil_or_newer(api_version):
+        if _bool(invoice, "paid_out_of_band"):
+            return fallback, {"paid_out_of_band": True}
+        ref = _ref(invoice.get("payment_intent")) or _ref(invoice.get("charge"))
+        return ref or fallback, {}
+    refs = [_invoice_payment_source(payment) for payment in _paid_invoice_payments(invoice)]
+    refs = [ref for ref in refs if ref]
+    extra = {"payment_refs": refs} if len(refs) > 1 else {}
+    return (refs[0] if refs else fallback), extra
+
+
+def _paid_invoice_payments(invoice):
+    """Paid InvoicePayments (basil+), the default one first, then the latest paid."""
+    paid = [payment for payment in _list_data(invoice, "payments")
+            if _str(payment, "status") == "paid"]
+    return sorted(paid, key=lambda payment: (
+        not _bool(payment, "is_default"),
+        -(_int(_obj(payment, "status_transitions"), "paid_at") or 0),
+    ))
+
+
+def _invoice_payment_source(invoice_payment):
+    details = _obj(invoice_payment, "payment")
+    return _ref(details.get("payment_intent")) or _ref(details.get("charge"))
+
+
+def _invoice_payment_failed(obj, envelope):
+    currency = _currency(obj)
+    attempt_count = _int(obj, "attempt_count")
+    code, message = _invoice_payment_error(obj, envelope.api_version)
+    failure = PaymentFailure(
+        invoice_ref=_required_str(obj, "id"),
+        customer_ref=_customer_ref(obj, required=False),
+        currency=currency,
+        amount_due=_required_amount(obj, "amount_due", currency),
+        failed_at=envelope.occurred_at,
+        subscription_ref=_invoice_subscription_ref(obj, envelope.api_version),
+        attempt_count=1 if attempt_count is None else attempt_count,
+        next_attempt_at=_ts(obj, "next_payment_attempt"),
+        failure_code=code,
+        failure_message=message,
+    )
+    return [(failure.invoice_ref, failure, {})]
+
+
+def _invoice_payment_error(invoice, api_version):
+    """Decline code and message, when the payment or charge was expanded."""
+    if is_basil_or_newer(api_version):
+        sources = [_obj(payment, "payment") for payment in _list_data(invoice, "payments")]
+        sources = [_expanded(source, "payment_intent") for source in sources]
+    else:
+        sources = [_expanded(invoice, "payment_intent"), _expanded(invoice, "charge")]
+    for source in sources:
+        error = _obj(source, "last_payment_error")
+        code = _str(error, "decline_code") or _str(error, "code") or _str(source, "failure_code")
+        message = _str(error, "message") or _str(source, "failure_message")
+        if code or message:
+            return code, message
+    return None, None
+
+
+def _expanded(obj, key):
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+# ----------------------------------------------------------------------
+# refund.created, refund.updated, charge.refunded
+# ----------------------------------------------------------------------
+
+
+def _refund_event(obj, envelope):
+    if envelope.event_type == "charge.refunded":
+        return _charge_refunds(obj, envelope.api_version)
+    return [_refund(obj, _expanded(obj, "charge"), envelope.api_version)]
+
+
+def _charge_refunds(charge, api_version):
+    """One Refund per refund the charge lists.
+
+    Charges list their (10 latest) refunds before 2022-11-15 only; since, the
+    list is absent unless expanded and ``refund.*`` events carry each refund.
+    """
+    if charge.get("refunds") is None:
+        return []
+    return [_refund(refund, charge, api_version) for refund in _list_data(charge, "refunds")]
+
+
+def _refund(refund, charge, api_version):
+    """``charge`` is the refunded Charge when the payload has it, else {}."""
+    currency = _currency(refund)
+    data = Refund(
+        external_ref=_required_str(refund, "id"),
+        amount=_required_amount(refund, "amount", currency),
+        currency=currency,
+        refunded_at=_required_ts(refund, "created"),
+        status=_required_str(refund, "status"),
+        payment_ref=_refund_payment_ref(refund, charge),
+        invoice_ref=_charge_invoice_ref(charge, api_version),
+        customer_ref=_ref(refund.get("customer")) or _ref(charge.get("customer")),
+        reason=_str(refund, "reason"),
+    )
+    return (data.external_ref, data, {})
+
+
+def _refund_payment_ref(refund, charge):
+    """The PaymentIntent id when known, else the Charge id (as Payment.external_ref)."""
+    return (
+        _ref(refund.get("payment_intent"))
+        or _ref(charge.get("payment_intent"))
+        or _ref(refund.get("charge"))
+        or _str(charge, "id")
+    )
+
+
+def _charge_invoice_ref(charge, api_version):
+    """A charge names its invoice before basil only."""
+    if is_basil_or_newer(api_version):
+        return None
+    return _ref(charge.get("invoice"))
+
+
+# ----------------------------------------------------------------------
+# credit_note.created
+# ----------------------------------------------------------------------
+
+
+def _credit_note(obj, envelope):
+    currency = _currency(obj)
+    version = envelope.api_version
+    lines = _list_data(obj, "lines")
+    split = _credit_note_split(obj, currency, version)
+    credit_note = CreditNote(
+        external_ref=_required_str(obj, "id"),
+        invoice_ref=_required_ref(obj, "invoice"),
+        customer_ref=_customer_ref(obj),
+        currency=currency,
+        number=_str(obj, "number"),
+        lines=tuple(_credit_note_line(line, currency, version) for line in lines),
+        subtotal=_required_amount(obj, "subtotal", currency),
+        tax=_credit_note_tax(obj, currency, version),
+        total=_required_amount(obj, "total", currency),
+        issued_at=_ts(obj, "effective_at") or _required_ts(obj, "created"),
+        refund_refs=split["refund_refs"],
+        refund_amount=stripe_amount(split["refund"], currency),
+        credit_amount=stripe_amount(split["credit"], currency),
+        out_of_band_amount=stripe_amount(split["out_of_band"], currency),
+        pre_payment=_str(obj, "type") == "pre_payment",
+        reason=_str(obj, "reason"),
+    )
+    extra = {
+        "lines_complete": _list_complete(obj, "lines"),
+        "credit_note_type": _str(obj, "type"),
+        "invoice_line_refs": {_required_str(line, "id"): _str(line, "invoice_line_item")
+                              for line in lines},
+    }
+    for key in ("pre_payment_amount", "post_payment_amount"):
+        if obj.get(key) is not None:
+            extra[key] = str(_required_amount(obj, key, currency))
+    return [(credit_note.external_ref, credit_note, extra)]
+
+
+def _credit_note_tax(credit_note, currency, api_version):
+    key = "total_taxes" if is_basil_or_newer(api_version) else "tax_amounts"
+    return _sum_amounts(_dicts(credit_note, key), currency)
+
+
+def _credit_note_line(line, currency, api_version):
+    rates = _tax_rate_percentages(_dicts(line, "tax_rates"))
+    return DocumentLine(
+        external_ref=_required_str(line, "id"),
+        description=_str(line, "description"),
+        quantity=_quantity(line),
+        amount=_required_amount(line, "amount", currency),
+        discount_amount=_sum_amounts(_dicts(line, "discount_amounts"), currency),
+        taxes=_line_taxes(line, currency, api_version, rates),
+    )
+
+
+def _credit_note_split(credit_note, currency, api_version):
+    """How the post-payment part of a credit note was paid back (minor units).
+
+    The post-payment part (``post_payment_amount`` since 2025-05-28.basil, else
+    the total of a ``post_payment`` note) is refunded, credited to the
+    customer's balance, or settled outside Stripe. Stripe gives the refunds
+    (``refunds`` since basil; a single ``refund`` id before) and the
+    out-of-band amount; the customer credit is what remains when the note has
+    a ``customer_balance_transaction``.
+    """
+    out_of_band = _int(credit_note, "out_of_band_amount") or 0
+    post = _int(credit_note, "post_payment_amount")
+    if post is None:
+        is_post = _str(credit_note, "type") == "post_payment"
+        post = _required_int(credit_note, "total") if is_post else 0
+    if is_basil_or_newer(api_version):
+        refund_refs, refunded, off_stripe = _credit_note_refunds(credit_note)
+        out_of_band += off_stripe
+    else:
+        refund_refs, refunded = _credit_note_legacy_refund(credit_note, post - out_of_band)
+    has_credit = credit_note.get("customer_balance_transaction") is not None
+    credit = post - refunded - out_of_band if has_credit else 0
+    if credit < 0:
+        raise ValueError("refunds and out-of-band amounts exceed the credit note")
+    return {"refund_refs": refund_refs, "refund": refunded, "credit": credit,
+            "out_of_band": out_of_band}
+
+
+def _credit_note_refunds(credit_note):
+    """(refund ids, amount refunded through Stripe, amount refunded off Stripe), basil+."""
+    refs, refunded, off_stripe = [], 0, 0
+    for entry in _dicts(credit_note, "refunds"):
+        amount = _required_int(entry, "amount_refunded")
+        ref = _ref(entry.get("refund"))
+        if _str(entry, "type") == "payment_record_refund" or not ref:
+            off_stripe += amount  # a refund recorded for a payment made outside Stripe
+        else:
+            refs.append(ref)
+            refunded += amount
+    return tuple(refs), refunded, off_stripe
+
+
+def _credit_note_legacy_refund(credit_note, payable):
+    """(refund ids, refunded amount) before basil: ``refund`` is one id, no amount.
+
+    With a refund and no balance credit, the refund paid back everything not
+    settled out of band. With both, the split is only known if the refund was
+    expanded.
+    """
+    refund = credit_note.get("refund")
+    ref = _ref(refund)
+    if not ref:
+        return (), 0
+    if credit_note.get("customer_balance_transaction") is None:
+        return (ref,), max(payable, 0)
+    if isinstance(refund, dict):
+        return (ref,), _required_int(refund, "amount")
+    raise BusinessError(
+        "unsupported_payload",
+        f"Credit note {credit_note.get('id')} was paid back partly by refund {ref} and partly "
+        "as customer credit; this Stripe API version does not say how much each.",
+        suggested_action="Record the split by hand, or upgrade the webhook endpoint to "
+        f"{NEWEST_SUPPORTED_API_VERSION} and replay the event.",
+    )
 
 
 PARSERS = {
     CUSTOMER_UPSERTED: _customer,
+    SUBSCRIPTION_ACTIVATED: _subscription,
+    SUBSCRIPTION_AMENDED: _subscription,
+    SUBSCRIPTION_CANCELED: _subscription,
+    INVOICE_ISSUED: _invoice,
+    INVOICE_VOIDED: _invoice,
+    PAYMENT_SUCCEEDED: _invoice_paid,
+    PAYMENT_FAILED: _invoice_payment_failed,
+    REFUND_PROCESSED: _refund_event,
+    CREDIT_NOTE_ISSUED: _credit_note,
 }
