@@ -4,21 +4,18 @@ Pure Python (no ORM): the JSON Schema in ``schemas/generic_event.schema.json``
 is the published contract for integrators.
 """
 
+import dataclasses
 import json
+import typing
 from datetime import datetime, timezone
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
 
-from .canonical import (
-    CANONICAL_TYPES,
-    CUSTOMER_UPSERTED,
-    Address,
-    CanonicalEvent,
-    Customer,
-    Envelope,
-)
+from . import canonical as c
+from .canonical import CANONICAL_TYPES, CanonicalEvent, Envelope
 from .exceptions import MalformedEvent
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "generic_event.schema.json"
@@ -59,30 +56,65 @@ def envelope_from_generic(event):
     )
 
 
-def _customer(object_ref, data):
-    address = data.get("address")
-    return Customer(
-        external_ref=object_ref,
-        name=data.get("name"),
-        email=data.get("email"),
-        phone=data.get("phone"),
-        address=Address(**address) if address else None,
-        vat=data.get("vat"),
-        currency=(data.get("currency") or "").upper() or None,
-        deleted=bool(data.get("deleted")),
-    )
-
-
-DATA_PARSERS = {
-    CUSTOMER_UPSERTED: _customer,
+DATA_CLASSES = {
+    c.CUSTOMER_UPSERTED: c.Customer,
+    c.SUBSCRIPTION_ACTIVATED: c.Subscription,
+    c.SUBSCRIPTION_AMENDED: c.Subscription,
+    c.SUBSCRIPTION_CANCELED: c.Subscription,
+    c.INVOICE_ISSUED: c.Invoice,
+    c.INVOICE_VOIDED: c.Invoice,
+    c.PAYMENT_SUCCEEDED: c.Payment,
+    c.PAYMENT_FAILED: c.PaymentFailure,
+    c.REFUND_PROCESSED: c.Refund,
+    c.CREDIT_NOTE_ISSUED: c.CreditNote,
 }
+
+# Element type of the tuple fields of canonical dataclasses.
+TUPLE_ITEMS = {
+    "items": c.SubscriptionItem,
+    "lines": c.DocumentLine,
+    "taxes": c.TaxAmount,
+    "refund_refs": str,
+}
+
+
+def _value(annotation, value, name):
+    """Convert a schema-valid JSON value to the annotated canonical type."""
+    if value is None:
+        return None
+    kinds = set(typing.get_args(annotation)) or {annotation}
+    if Decimal in kinds:
+        return Decimal(value)
+    if datetime in kinds:
+        return parse_datetime(value)
+    if c.Address in kinds:
+        return _build(c.Address, value)
+    if tuple in kinds or annotation is tuple:
+        item = TUPLE_ITEMS[name]
+        return tuple(item(v) if item is str else _build(item, v) for v in value)
+    if str in kinds and isinstance(value, str):
+        return value.upper() if name == "currency" else value
+    return value
+
+
+def _build(cls, data, **given):
+    """Instance of canonical dataclass ``cls`` from its JSON form."""
+    hints = typing.get_type_hints(cls)
+    values = dict(given)
+    for field in dataclasses.fields(cls):
+        if field.name not in values and field.name in data:
+            values[field.name] = _value(hints[field.name], data[field.name], field.name)
+    return cls(**values)
 
 
 def normalize_generic(event):
     """Canonical events of one generic delivery (already schema-valid)."""
     envelope = envelope_from_generic(event)
-    parser = DATA_PARSERS.get(envelope.canonical_type)
-    data = parser(envelope.object_ref, event.get("data") or {}) if parser else event.get("data")
+    data_class = DATA_CLASSES.get(envelope.canonical_type)
+    data = event.get("data") or {}
+    if data_class:
+        # Each canonical object carries its own id: the event's object_ref.
+        data = _build(data_class, data, external_ref=envelope.object_ref)
     return [
         CanonicalEvent(
             type=envelope.canonical_type,

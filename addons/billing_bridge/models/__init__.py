@@ -2,5 +2,12 @@ from . import billing_provider
 from . import billing_event
 from . import billing_exception
 from . import billing_partner_ref
+from . import billing_mapping_rule
+from . import billing_subscription
 from . import billing_webhook_refusal
+from . import account_journal
+from . import account_move
+from . import account_move_line
+from . import account_payment
+from . import res_config_settings
 from . import res_partner

@@ -69,6 +69,9 @@ class BillingEvent(models.Model):
     exception_ids = fields.One2many("billing.exception", "event_id", readonly=True)
     exception_count = fields.Integer(compute="_compute_exception_count")
     partner_id = fields.Many2one("res.partner", readonly=True, index="btree_not_null")
+    move_ids = fields.One2many("account.move", "billing_event_id", string="Journal Entries",
+                               readonly=True)
+    payment_ids = fields.One2many("account.payment", "billing_event_id", readonly=True)
 
     _sql_constraints = [
         (
@@ -182,6 +185,9 @@ class BillingEvent(models.Model):
     @api.model
     def _cron_process_pending(self):
         counts, remaining = self._process_due(PROCESS_BATCH_SIZE, CRON_TIME_BUDGET)
+        if counts.get("done"):
+            # New drafts are posted right away rather than at the next posting run.
+            self.env.ref("billing_bridge.ir_cron_post_documents")._trigger()
         self.env["ir.cron"]._notify_progress(done=sum(counts.values()), remaining=remaining)
 
     def action_process_now(self):
@@ -401,14 +407,18 @@ class BillingEvent(models.Model):
             note = handler(canonical)
             if note:
                 notes.append(note)
-            self._release_waiting(canonical.object_ref)
+            for ref in {canonical.object_ref, getattr(canonical.data, "external_ref", None)}:
+                self._release_waiting(self.provider_id, ref)
         return ("done" if handled else "ignored"), "; ".join(notes)[:1000] or False
 
-    def _release_waiting(self, object_ref):
+    @api.model
+    def _release_waiting(self, provider, object_ref):
         """Make events waiting for ``object_ref`` due now (same processing run)."""
+        if not object_ref:
+            return
         waiting = self.search(
             [
-                ("provider_id", "=", self.provider_id.id),
+                ("provider_id", "=", provider.id),
                 ("state", "=", "waiting"),
                 ("waiting_for_ref", "=", object_ref),
             ]
@@ -423,6 +433,33 @@ class BillingEvent(models.Model):
 
     def _handle_customer_upserted(self, canonical):
         return self.env["billing.partner.ref"]._apply_customer(self, canonical)
+
+    def _handle_subscription_activated(self, canonical):
+        return self.env["billing.subscription"]._bb_apply_subscription(self, canonical)
+
+    def _handle_subscription_amended(self, canonical):
+        return self.env["billing.subscription"]._bb_apply_subscription(self, canonical)
+
+    def _handle_subscription_canceled(self, canonical):
+        return self.env["billing.subscription"]._bb_apply_subscription(self, canonical)
+
+    def _handle_invoice_issued(self, canonical):
+        return self.env["account.move"]._bb_apply_invoice(self, canonical)
+
+    def _handle_invoice_voided(self, canonical):
+        return self.env["account.move"]._bb_apply_void(self, canonical)
+
+    def _handle_credit_note_issued(self, canonical):
+        return self.env["account.move"]._bb_apply_credit_note(self, canonical)
+
+    def _handle_payment_succeeded(self, canonical):
+        return self.env["account.payment"]._bb_apply_payment(self, canonical)
+
+    def _handle_payment_failed(self, canonical):
+        return self.env["billing.subscription"]._bb_apply_payment_failure(self, canonical)
+
+    def _handle_refund_processed(self, canonical):
+        return self.env["account.payment"]._bb_apply_refund(self, canonical)
 
     # ------------------------------------------------------------------
     # State transitions

@@ -56,6 +56,9 @@ class BillingException(models.Model):
                             help="Identical causes share a key so they can be handled together.")
     occurrence_count = fields.Integer(default=1, readonly=True,
                                       help="How many times processing hit this same problem.")
+    proposed_date = fields.Date(
+        readonly=True, help="Accounting date used on approval (first open date after a lock)."
+    )
 
     @api.depends("exception_type", "event_id.external_id")
     def _compute_name(self):
@@ -82,6 +85,26 @@ class BillingException(models.Model):
         Processing an event again after the same problem updates the open
         exception instead of adding a second one.
         """
+        return self._open(
+            [("event_id", "=", event.id)],
+            error,
+            {"event_id": event.id, "provider_id": event.provider_id.id,
+             "company_id": event.company_id.id},
+        )
+
+    @api.model
+    def _open_for_record(self, record, error):
+        """Open (or refresh) the exception about an Odoo record (e.g. a draft to post)."""
+        provider = record.billing_provider_id
+        return self._open(
+            [("res_model", "=", record._name), ("res_id", "=", record.id)],
+            error,
+            {"event_id": record.billing_event_id.id, "provider_id": provider.id,
+             "company_id": record.company_id.id},
+        )
+
+    @api.model
+    def _open(self, subject_domain, error, subject_values):
         values = {
             "description": error.message,
             "suggested_action": error.suggested_action,
@@ -92,26 +115,15 @@ class BillingException(models.Model):
             "group_key": error.group_key,
         }
         existing = self.search(
-            [
-                ("event_id", "=", event.id),
-                ("exception_type", "=", error.exception_type),
-                ("state", "=", "open"),
-            ],
+            [*subject_domain, ("exception_type", "=", error.exception_type),
+             ("state", "=", "open")],
             limit=1,
         )
         if existing:
             values["occurrence_count"] = existing.occurrence_count + 1
             existing.write(values)
             return existing
-        return self.create(
-            dict(
-                values,
-                exception_type=error.exception_type,
-                event_id=event.id,
-                provider_id=event.provider_id.id,
-                company_id=event.company_id.id,
-            )
-        )
+        return self.create(dict(values, **subject_values, exception_type=error.exception_type))
 
     def _close_for_event(self, note):
         """Resolve the open exceptions whose event no longer needs a person."""
@@ -151,6 +163,7 @@ class BillingException(models.Model):
         self._check_approver()
         self._transition("approved", approved_by_id=self.env.user.id,
                          approved_at=fields.Datetime.now())
+        self._after_decision("approved")
 
     def action_reject(self):
         self._check_approver()
@@ -158,6 +171,20 @@ class BillingException(models.Model):
         if missing_note:
             raise UserError(_("Write a resolution note saying why before rejecting."))
         self._transition("rejected")
+        self._after_decision("rejected")
+
+    def _after_decision(self, decision):
+        """Carry an approval decision over to the draft it is about."""
+        for exception in self.filtered(
+                lambda e: e.exception_type == "approval_required" and e.res_model == "account.move"):
+            # sudo: approvers decide; posting itself needs accounting rights they may lack.
+            move = self.env["account.move"].sudo().browse(exception.res_id).exists()
+            if not move:
+                continue
+            if decision == "approved":
+                move.with_company(move.company_id)._bb_post_one()
+            else:
+                move._bb_on_rejected()
 
     def action_reopen(self):
         self._transition("open", approved_by_id=False, approved_at=False)

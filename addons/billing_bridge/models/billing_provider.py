@@ -1,14 +1,20 @@
 import json
 import logging
+import time
+from collections import Counter
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 
-from ..exceptions import WebhookRefused
+from ..exceptions import BusinessError, WebhookRefused
 from ..generic import envelope_from_generic, normalize_generic
 from ..signature import verify_signature
 
 _logger = logging.getLogger(__name__)
+
+POST_BATCH_SIZE = 100
+CRON_TIME_BUDGET = 50  # seconds per cron call; the cron is rescheduled at once if work remains
 
 SECRET_FIELD_OPTIONS = {
     # Secrets: system administrators only, never exported, never copied.
@@ -111,6 +117,13 @@ class BillingProvider(models.Model):
         help="With 'Approval above threshold', documents above this amount wait "
         "for an accountant's approval before they are posted.",
     )
+    collections_user_id = fields.Many2one(
+        "res.users",
+        string="Collections Responsible",
+        default=lambda self: self.env.user,
+        help="Gets an activity when a customer's payment fails.",
+    )
+    mapping_rule_ids = fields.One2many("billing.mapping.rule", "provider_id")
     payload_retention_days = fields.Integer(
         default=90,
         help="Payloads of processed events older than this are purged; the event "
@@ -242,6 +255,96 @@ class BillingProvider(models.Model):
                 "next": {"type": "ir.actions.act_window_close"},
             },
         }
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        providers = super().create(vals_list)
+        providers.clearing_journal_id._bb_setup_clearing_journal()
+        return providers
+
+    def write(self, vals):
+        result = super().write(vals)
+        if vals.get("clearing_journal_id"):
+            self.clearing_journal_id._bb_setup_clearing_journal()
+        return result
+
+    # ------------------------------------------------------------------
+    # Posting
+    # ------------------------------------------------------------------
+
+    @api.model
+    def post_pending(self, batch_size=POST_BATCH_SIZE, time_budget=None):
+        """Post every draft the posting policy allows, as the posting cron does.
+
+        Drafts above the approval threshold or dated in a locked period get an
+        ``approval_required`` exception instead. Returns counts by outcome.
+        """
+        self.env["billing.event"]._check_operator_rights()
+        counts, _remaining = self._post_due(batch_size, time_budget)
+        return dict(counts)
+
+    @api.model
+    def _cron_post_pending(self):
+        counts, remaining = self._post_due(POST_BATCH_SIZE, CRON_TIME_BUDGET)
+        self.env["ir.cron"]._notify_progress(done=sum(counts.values()), remaining=remaining)
+
+    @api.model
+    def _post_due(self, batch_size, time_budget=None):
+        deadline = time.monotonic() + time_budget if time_budget else None
+        counts = Counter()
+        seen = set()
+        events = self.env["billing.event"]
+        while True:
+            moves = self._claim_drafts(batch_size, seen)
+            if not moves:
+                break
+            seen.update(moves.ids)
+            for move in moves:
+                counts[move.with_company(move.company_id)._bb_post_one()] += 1
+            events._commit_batch()
+            if deadline and time.monotonic() > deadline:
+                break
+        if counts.get("posted"):
+            events._trigger_processing()
+        return counts, len(self._claim_drafts(None, seen, lock=False))
+
+    @api.model
+    def _claim_drafts(self, limit, exclude_ids, lock=True):
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id FROM account_move
+                 WHERE billing_provider_id IS NOT NULL AND state = 'draft'
+                   AND NOT (id = ANY(%s))
+                 ORDER BY date, id
+                 %s %s
+                """,
+                list(exclude_ids),
+                SQL("LIMIT %s", limit) if limit else SQL(),
+                SQL("FOR UPDATE SKIP LOCKED") if lock else SQL(),
+            )
+        )
+        # sudo: posting is a system job; entry points check operator rights.
+        return self.env["account.move"].sudo().browse(row[0] for row in self.env.cr.fetchall())
+
+    def _bb_payment_method_line(self, journal, payment_type):
+        """Payment method of ``journal`` that books straight to the processor balance."""
+        lines = journal.inbound_payment_method_line_ids if payment_type == "inbound" \
+            else journal.outbound_payment_method_line_ids
+        line = lines.filtered(lambda l: l.payment_account_id)[:1]
+        if not line:
+            raise BusinessError(
+                "missing_mapping",
+                _("Journal %s has no %s payment method with an outstanding account.",
+                  journal.display_name, payment_type),
+                suggested_action=_(
+                    "On journal %s, give the Manual payment method the journal's own account "
+                    "(the processor balance) as outstanding account, then replay.",
+                    journal.display_name),
+                group_key=f"missing_mapping:payment_method:{journal.id}:{payment_type}",
+            )
+        return line
 
     # ------------------------------------------------------------------
     # Adapter hooks (provider modules override these)

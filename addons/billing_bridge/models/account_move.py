@@ -1,0 +1,503 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..exceptions import BusinessError, WaitForObject
+
+
+def split_quantity(amount, quantity, decimals):
+    """(quantity, unit price) that multiply back exactly to ``amount``."""
+    if not amount:
+        return quantity, Decimal(0)
+    if quantity and quantity != 1:
+        unit = amount / quantity
+        if unit == unit.quantize(Decimal(1).scaleb(-decimals)):
+            return quantity, unit
+    return Decimal(1), amount
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    billing_provider_id = fields.Many2one(
+        "billing.provider", readonly=True, copy=False, index="btree_not_null"
+    )
+    billing_external_ref = fields.Char(readonly=True, copy=False, index="btree_not_null",
+                                       string="Billing Reference")
+    billing_event_id = fields.Many2one("billing.event", readonly=True, copy=False,
+                                       index="btree_not_null")
+    billing_subscription_ref = fields.Char(readonly=True, copy=False, index="btree_not_null")
+    billing_subscription_id = fields.Many2one("billing.subscription", readonly=True, copy=False,
+                                              index="btree_not_null")
+    billing_refund_ref = fields.Char(
+        readonly=True, copy=False, index="btree_not_null",
+        help="Provider refund this credit note gives money back for.",
+    )
+    billing_from_refund = fields.Boolean(
+        readonly=True, copy=False,
+        help="Built from a refund; the provider's own credit note, when it comes, is linked "
+        "to it instead of being booked twice.",
+    )
+    billing_period_start = fields.Date(readonly=True, copy=False)
+    billing_period_end = fields.Date(readonly=True, copy=False)
+
+    def init(self):
+        super().init()
+        self.env.cr.execute(
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS account_move_billing_ref_uniq
+                ON account_move (billing_provider_id, billing_external_ref)
+             WHERE billing_external_ref IS NOT NULL
+            """
+        )
+
+    @api.model
+    def _bb_find(self, provider, external_ref):
+        if not external_ref:
+            return self.browse()
+        return self.search(
+            [("billing_provider_id", "=", provider.id), ("billing_external_ref", "=", external_ref)],
+            limit=1,
+        )
+
+    # ------------------------------------------------------------------
+    # invoice.issued and credit_note.issued
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _bb_apply_invoice(self, event, canonical):
+        invoice = canonical.data
+        provider = event.provider_id
+        existing = self._bb_find(provider, invoice.external_ref)
+        if existing:
+            return _("Invoice %s is already booked as %s.", invoice.external_ref,
+                     existing.display_name)
+        partner = self._bb_partner(provider, invoice.customer_ref)
+        currency = self.env["billing.mapping.rule"]._resolve_currency(provider, invoice.currency)
+        # A negative total (a downgrade's proration) is a credit note in Odoo.
+        move_type = "out_refund" if invoice.total < 0 else "out_invoice"
+        sign = -1 if move_type == "out_refund" else 1
+        subscription = self.env["billing.subscription"]._bb_find(provider,
+                                                                 invoice.subscription_ref)
+        move = self.create(
+            {
+                "move_type": move_type,
+                "partner_id": partner.id,
+                "currency_id": currency.id,
+                "journal_id": self._bb_sale_journal(provider).id,
+                "invoice_date": (invoice.issued_at or canonical.occurred_at).date(),
+                "invoice_date_due": (invoice.due_at or invoice.issued_at
+                                     or canonical.occurred_at).date(),
+                "ref": invoice.number or invoice.external_ref,
+                "payment_reference": invoice.number or invoice.external_ref,
+                "invoice_origin": invoice.subscription_ref or invoice.number,
+                "billing_provider_id": provider.id,
+                "billing_external_ref": invoice.external_ref,
+                "billing_event_id": event.id,
+                "billing_subscription_ref": invoice.subscription_ref,
+                "billing_subscription_id": subscription.id,
+                "billing_period_start": invoice.period_start and invoice.period_start.date(),
+                "billing_period_end": invoice.period_end and invoice.period_end.date(),
+                "invoice_line_ids": [
+                    Command.create(self._bb_line_values(provider, line, currency, sign))
+                    for line in invoice.lines
+                ],
+            }
+        )
+        move._bb_check_total(invoice.total * sign, invoice.external_ref)
+        return _("Created draft %s for %s %s.", move.display_name, invoice.total, currency.name)
+
+    @api.model
+    def _bb_apply_credit_note(self, event, canonical):
+        credit_note = canonical.data
+        provider = event.provider_id
+        existing = self._bb_find(provider, credit_note.external_ref)
+        if existing:
+            return _("Credit note %s is already booked as %s.", credit_note.external_ref,
+                     existing.display_name)
+        invoice = self._bb_find(provider, credit_note.invoice_ref)
+        if not invoice:
+            raise WaitForObject(credit_note.invoice_ref,
+                                _("Invoice %s is not booked yet.", credit_note.invoice_ref))
+        refund_move = self.search(
+            [("billing_provider_id", "=", provider.id), ("billing_from_refund", "=", True),
+             ("billing_refund_ref", "in", list(credit_note.refund_refs))], limit=1,
+        ) if credit_note.refund_refs else self.browse()
+        if refund_move:
+            return refund_move._bb_adopt_credit_note(credit_note)
+        currency = self.env["billing.mapping.rule"]._resolve_currency(provider, credit_note.currency)
+        move = self.create(
+            {
+                "move_type": "out_refund",
+                "partner_id": invoice.partner_id.id,
+                "currency_id": currency.id,
+                "journal_id": invoice.journal_id.id,
+                "invoice_date": (credit_note.issued_at or canonical.occurred_at).date(),
+                "ref": credit_note.number or credit_note.external_ref,
+                "reversed_entry_id": invoice.id,
+                "invoice_origin": invoice.ref,
+                "billing_provider_id": provider.id,
+                "billing_external_ref": credit_note.external_ref,
+                "billing_event_id": event.id,
+                "billing_refund_ref": credit_note.refund_refs[0] if credit_note.refund_refs
+                else False,
+                "billing_subscription_ref": invoice.billing_subscription_ref,
+                "billing_subscription_id": invoice.billing_subscription_id.id,
+                "invoice_line_ids": [
+                    Command.create(self._bb_line_values(provider, line, currency))
+                    for line in credit_note.lines
+                ],
+            }
+        )
+        move._bb_check_total(credit_note.total, credit_note.external_ref)
+        return _("Created draft credit note %s for %s.", move.display_name, invoice.display_name)
+
+    def _bb_adopt_credit_note(self, credit_note):
+        """A credit note booked for a refund is the provider's credit note: link them."""
+        self.ensure_one()
+        if self.currency_id.compare_amounts(self.amount_total, float(credit_note.total)):
+            raise BusinessError(
+                "amount_mismatch",
+                _(
+                    "Credit note %(cn)s (%(total)s) does not match %(move)s (%(booked)s) booked "
+                    "for the same refund.",
+                    cn=credit_note.external_ref,
+                    total=credit_note.total,
+                    move=self.display_name,
+                    booked=self.amount_total,
+                ),
+                suggested_action=_("Correct the credit note in Odoo, then replay this event."),
+                record=self,
+                amount=credit_note.total - Decimal(str(self.amount_total)),
+                currency=self.currency_id,
+            )
+        self.write({"billing_external_ref": credit_note.external_ref,
+                    "billing_from_refund": False,
+                    "ref": credit_note.number or self.ref})
+        return _("Linked credit note %s to %s booked for its refund.", credit_note.external_ref,
+                 self.display_name)
+
+    @api.model
+    def _bb_credit_note_for_refund(self, invoice, refund, event, currency):
+        """Credit note for a refund the provider issued no credit note for.
+
+        The invoice lines are credited in proportion to the refund; the result
+        must equal the refund to the cent, or it is an amount_mismatch.
+        """
+        total = Decimal(str(invoice.amount_total))
+        if not total or refund.amount > total:
+            raise BusinessError(
+                "amount_mismatch",
+                _("Refund %(ref)s of %(amount)s is more than %(invoice)s (%(total)s).",
+                  ref=refund.external_ref, amount=refund.amount, invoice=invoice.display_name,
+                  total=total),
+                suggested_action=_("Book the refund by hand, then resolve this exception."),
+                record=invoice,
+                amount=refund.amount - total,
+                currency=currency,
+            )
+        ratio = refund.amount / total
+        quantum = Decimal(1).scaleb(-currency.decimal_places)
+        product_lines = invoice.invoice_line_ids.filtered(lambda l: l.display_type == "product")
+        move = self.create(
+            {
+                "move_type": "out_refund",
+                "partner_id": invoice.partner_id.id,
+                "currency_id": currency.id,
+                "journal_id": invoice.journal_id.id,
+                "invoice_date": refund.refunded_at.date(),
+                "ref": _("Refund %s", refund.external_ref),
+                "reversed_entry_id": invoice.id,
+                "invoice_origin": invoice.ref,
+                "billing_provider_id": invoice.billing_provider_id.id,
+                "billing_external_ref": f"{refund.external_ref}:credit_note",
+                "billing_refund_ref": refund.external_ref,
+                "billing_from_refund": True,
+                "billing_event_id": event.id,
+                "billing_subscription_ref": invoice.billing_subscription_ref,
+                "billing_subscription_id": invoice.billing_subscription_id.id,
+                "invoice_line_ids": [
+                    Command.create({
+                        "name": _("Refund: %s", line.name),
+                        "product_id": line.product_id.id,
+                        "account_id": line.account_id.id,
+                        "quantity": 1,
+                        "price_unit": float((Decimal(str(line.price_unit))
+                                             * Decimal(str(line.quantity))
+                                             * (1 - Decimal(str(line.discount)) / 100)
+                                             * ratio).quantize(quantum)),
+                        "tax_ids": [Command.set(line.tax_ids.ids)],
+                        "analytic_distribution": line.analytic_distribution,
+                    })
+                    for line in product_lines
+                ],
+            }
+        )
+        move._bb_fit_total(refund.amount)
+        move._bb_check_total(refund.amount, refund.external_ref)
+        return move
+
+    def _bb_fit_total(self, expected_total, attempts=3):
+        """Absorb proportional rounding in the largest line so the total is exact."""
+        quantum = Decimal(1).scaleb(-self.currency_id.decimal_places)
+        for _attempt in range(attempts):
+            difference = expected_total - Decimal(str(self.amount_total))
+            if not difference:
+                return
+            line = max(self.invoice_line_ids.filtered(lambda l: l.display_type == "product"),
+                       key=lambda l: abs(l.price_total), default=None)
+            if not line or not line.price_subtotal:
+                return
+            included = all(tax.price_include for tax in line.tax_ids)
+            factor = Decimal(1) if included else (
+                Decimal(str(line.price_total)) / Decimal(str(line.price_subtotal)))
+            delta = (difference / factor).quantize(quantum) or quantum.copy_sign(difference)
+            line.price_unit = float(Decimal(str(line.price_unit)) + delta)
+
+    @api.model
+    def _bb_partner(self, provider, customer_ref):
+        ref = self.env["billing.partner.ref"].search(
+            [("provider_id", "=", provider.id), ("external_ref", "=", customer_ref)], limit=1
+        )
+        if not ref:
+            raise WaitForObject(customer_ref, _("Customer %s is not known yet.", customer_ref))
+        return ref.partner_id
+
+    @api.model
+    def _bb_sale_journal(self, provider):
+        journal = provider.sale_journal_id or self.env["account.journal"].search(
+            [*self.env["account.journal"]._check_company_domain(provider.company_id),
+             ("type", "=", "sale")], limit=1)
+        if not journal:
+            raise BusinessError(
+                "missing_mapping",
+                _("Provider %s has no sales journal.", provider.name),
+                suggested_action=_("Choose the Sales Journal on the provider, then replay."),
+                group_key=f"missing_mapping:sale_journal:{provider.id}",
+            )
+        return journal
+
+    @api.model
+    def _bb_line_values(self, provider, line, currency, sign=1):
+        rules = self.env["billing.mapping.rule"]
+        target = rules._resolve_line(provider, line)
+        if not target["account"]:
+            raise BusinessError(
+                "missing_mapping",
+                _("Product %s has no income account.", target["product"].display_name),
+                suggested_action=_("Set an income account on the product or on its mapping "
+                                   "rule, then replay."),
+                record=target["product"],
+            )
+        taxes = rules._resolve_taxes(provider, line.taxes)
+        net = (line.amount - line.discount_amount) * sign
+        quantity, price_unit = split_quantity(net, line.quantity, currency.decimal_places)
+        values = {
+            "name": self._bb_line_label(line),
+            "quantity": float(quantity),
+            "price_unit": float(price_unit),
+            "account_id": target["account"].id,
+            "tax_ids": [Command.set(taxes.ids)],
+            "billing_external_ref": line.external_ref,
+        }
+        if target["product"]:
+            values["product_id"] = target["product"].id
+        if target["analytic_distribution"]:
+            values["analytic_distribution"] = target["analytic_distribution"]
+        return values
+
+    @api.model
+    def _bb_line_label(self, line):
+        label = line.description or line.price_ref or line.product_ref or _("Subscription")
+        if line.period_start and line.period_end:
+            label += f" ({line.period_start.date()} - {line.period_end.date()})"
+        if line.discount_amount:
+            label += _(" - discount %s applied", line.discount_amount)
+        return label
+
+    def _bb_check_total(self, expected_total, external_ref):
+        """The Odoo total must equal the provider's, to the cent."""
+        self.ensure_one()
+        if self.currency_id.compare_amounts(self.amount_total, float(abs(expected_total))):
+            difference = Decimal(str(self.amount_total)) - abs(expected_total)
+            raise BusinessError(
+                "amount_mismatch",
+                _(
+                    "%(ref)s totals %(expected)s %(currency)s on the billing platform but "
+                    "%(booked)s in Odoo (tax %(tax)s): the tax mapping or the tax rounding "
+                    "differs.",
+                    ref=external_ref,
+                    expected=abs(expected_total),
+                    currency=self.currency_id.name,
+                    booked=self.amount_total,
+                    tax=self.amount_tax,
+                ),
+                suggested_action=_(
+                    "Check that each mapped Odoo tax has the same rate and the same "
+                    "included/excluded setting as on the billing platform, then replay."
+                ),
+                amount=difference,
+                currency=self.currency_id,
+            )
+
+    # ------------------------------------------------------------------
+    # invoice.voided
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _bb_apply_void(self, event, canonical):
+        invoice = canonical.data
+        provider = event.provider_id
+        move = self._bb_find(provider, invoice.external_ref)
+        if not move:
+            raise WaitForObject(invoice.external_ref,
+                                _("Invoice %s is not booked yet.", invoice.external_ref))
+        what = _("written off as uncollectible") if invoice.uncollectible else _("voided")
+        if move.state == "cancel":
+            return _("%s was already cancelled.", move.display_name)
+        if move.state == "draft":
+            move.button_cancel()
+            return _("Cancelled draft %s (%s on the billing platform).", move.display_name, what)
+        reversal_ref = f"{invoice.external_ref}:reversal"
+        reversal = self._bb_find(provider, reversal_ref)
+        if reversal:
+            return _("%s was already reversed by %s.", move.display_name, reversal.display_name)
+        reversal_date = max(canonical.occurred_at.date(), move.date)
+        try:
+            with self.env.cr.savepoint():
+                # cancel=True posts the reversal and reconciles it with the invoice.
+                reversal = move._reverse_moves(
+                    [{
+                        "date": reversal_date,
+                        "invoice_date": reversal_date,
+                        "ref": _("%s %s", move.ref or move.name, what),
+                        "billing_provider_id": provider.id,
+                        "billing_external_ref": reversal_ref,
+                        "billing_event_id": event.id,
+                    }],
+                    cancel=True,
+                )
+        except UserError as error:
+            raise BusinessError(
+                "posting_error",
+                _("%(move)s could not be reversed on %(date)s: %(error)s",
+                  move=move.display_name, date=reversal_date, error=error.args[0]),
+                suggested_action=_("Reverse the invoice by hand with a credit note, or unlock "
+                                   "the period and replay this event."),
+                record=move,
+            ) from error
+        return _("Reversed %s with %s (%s).", move.display_name, reversal.display_name, what)
+
+    # ------------------------------------------------------------------
+    # Posting under the provider's policy
+    # ------------------------------------------------------------------
+
+    def _bb_post(self):
+        """Post drafts the policy allows; return a dict counting outcomes."""
+        outcomes = {}
+        for move in self:
+            outcome = move._bb_post_one()
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return outcomes
+
+    def _bb_post_one(self):
+        self.ensure_one()
+        if self.state != "draft":
+            return "skipped"
+        approval = self._bb_approval()
+        if approval.state != "approved":
+            reasons = self._bb_approval_reasons()
+            if reasons:
+                self._bb_request_approval(approval, reasons)
+                return "awaiting_approval"
+        elif approval.proposed_date:
+            self.date = approval.proposed_date
+        try:
+            with self.env.cr.savepoint():
+                self.action_post()
+        except (UserError, ValidationError) as error:
+            self.env["billing.exception"]._open_for_record(
+                self,
+                BusinessError(
+                    "posting_error",
+                    _("%(move)s could not be posted: %(error)s", move=self.display_name,
+                      error=error.args[0] if error.args else error),
+                    suggested_action=_("Correct the draft, then post it from the exception."),
+                    record=self,
+                ),
+            )
+            return "error"
+        approval.filtered(lambda e: e.state == "approved")._transition(
+            "resolved", resolution_note=_("Posted as %s.", self.name))
+        self._bb_after_post()
+        return "posted"
+
+    def _bb_after_post(self):
+        """Reconcile with payments already booked, release events waiting for it."""
+        self.env["account.payment"].search(
+            [("billing_move_id", "in", self.ids), ("state", "in", ("in_process", "paid"))]
+        )._bb_reconcile()
+        events = self.env["billing.event"]
+        for move in self:
+            events._release_waiting(move.billing_provider_id, move.billing_external_ref)
+
+    def _bb_approval(self):
+        return self.env["billing.exception"].search(
+            [("res_model", "=", self._name), ("res_id", "=", self.id),
+             ("exception_type", "=", "approval_required"),
+             ("state", "in", ("open", "approved"))],
+            limit=1,
+        )
+
+    def _bb_approval_reasons(self):
+        """Why this draft needs an accountant before posting (list of (text, date))."""
+        reasons = []
+        provider = self.billing_provider_id
+        amount = abs(self.amount_total_signed)
+        if provider.posting_policy == "approval" and provider.company_currency_id.compare_amounts(
+                amount, provider.approval_threshold) > 0:
+            reasons.append((
+                _("%(amount)s %(currency)s is above the approval threshold of %(threshold)s.",
+                  amount=amount, currency=provider.company_currency_id.name,
+                  threshold=provider.approval_threshold),
+                False,
+            ))
+        lock_dates = self._get_violated_lock_dates(self.date, self._affect_tax_report())
+        if lock_dates:
+            lock_date = lock_dates[-1][0]
+            first_open = max(
+                self._get_accounting_date(self.invoice_date or self.date,
+                                          self._affect_tax_report(), lock_dates),
+                lock_date + timedelta(days=1),
+            )
+            reasons.append((
+                _("%(date)s is in a locked period (locked until %(lock)s). Approving posts it "
+                  "on %(open)s, the first open date.", date=self.date, lock=lock_date,
+                  open=first_open),
+                first_open,
+            ))
+        return reasons
+
+    def _bb_request_approval(self, approval, reasons):
+        proposed_dates = [date for _text, date in reasons if date]
+        error = BusinessError(
+            "approval_required",
+            "\n".join(text for text, _date in reasons),
+            suggested_action=_("Approve to post %s, or reject it to cancel the draft.",
+                               self.display_name),
+            record=self,
+            amount=Decimal(str(self.amount_total)),
+            currency=self.currency_id,
+        )
+        exception = approval or self.env["billing.exception"]._open_for_record(self, error)
+        if approval:
+            exception.write({"description": error.message})
+        exception.proposed_date = proposed_dates[0] if proposed_dates else False
+        return exception
+
+    def _bb_on_rejected(self):
+        """An accountant rejected posting: cancel the draft (never delete)."""
+        drafts = self.filtered(lambda move: move.state == "draft")
+        drafts.button_cancel()

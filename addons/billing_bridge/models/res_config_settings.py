@@ -1,0 +1,12 @@
+from odoo import models
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    def action_billing_bridge_providers(self):
+        return self.env["ir.actions.act_window"]._for_xml_id("billing_bridge.billing_provider_action")
+
+    def action_billing_bridge_mapping_rules(self):
+        return self.env["ir.actions.act_window"]._for_xml_id(
+            "billing_bridge.billing_mapping_rule_action")
