@@ -16,7 +16,7 @@ import jsonschema
 
 from . import canonical as c
 from .canonical import CANONICAL_TYPES, CanonicalEvent, Envelope
-from .exceptions import MalformedEvent
+from .exceptions import BusinessError, MalformedEvent
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "generic_event.schema.json"
 
@@ -85,7 +85,8 @@ def _value(annotation, value, name):
     kinds = set(typing.get_args(annotation)) or {annotation}
     if Decimal in kinds:
         return Decimal(value)
-    if datetime in kinds:
+    # A subclass test, as freezegun replaces ``datetime`` by a subclass in tests.
+    if any(isinstance(kind, type) and issubclass(datetime, kind) for kind in kinds):
         return parse_datetime(value)
     if c.Address in kinds:
         return _build(c.Address, value)
@@ -113,8 +114,19 @@ def normalize_generic(event):
     data_class = DATA_CLASSES.get(envelope.canonical_type)
     data = event.get("data") or {}
     if data_class:
-        # Each canonical object carries its own id: the event's object_ref.
-        data = _build(data_class, data, external_ref=envelope.object_ref)
+        # A canonical object's own id is the event's object_ref.
+        own_id = {"external_ref": envelope.object_ref} if any(
+            field.name == "external_ref" for field in dataclasses.fields(data_class)) else {}
+        try:
+            data = _build(data_class, data, **own_id)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise BusinessError(
+                "unsupported_payload",
+                f"The {envelope.event_type} data of {envelope.external_id} could not be read "
+                f"({type(exc).__name__}: {exc}).",
+                suggested_action="Fix the sender so its events follow the published schema, "
+                "then send the event again.",
+            ) from exc
     return [
         CanonicalEvent(
             type=envelope.canonical_type,
