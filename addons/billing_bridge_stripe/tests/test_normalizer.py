@@ -17,14 +17,91 @@ from odoo.addons.billing_bridge_stripe.normalizer import (
     stripe_envelope,
 )
 
-from .common import stripe_customer, stripe_event
+from .common import (
+    API_2020,
+    API_CLOVER,
+    VERSION_FAMILIES,
+    cn_line_spec,
+    is_basil,
+    line_spec,
+    stripe_charge,
+    stripe_credit_note,
+    stripe_customer,
+    stripe_event,
+    stripe_invoice,
+    stripe_invoice_payment,
+    stripe_price,
+    stripe_refund,
+    stripe_subscription,
+    stripe_subscription_item,
+    stripe_tax_rate,
+)
 
+# Values Stripe never sends where numbers, ids or decimals are expected.
+tricky_scalars = st.sampled_from(
+    ["NaN", "Infinity", "-Infinity", "1e999999999", "12.5", "", "usd", "in_1", "0x10",
+     10**30, -(10**30), 2**63, 1e308, -0.0, True, False, 0, -1]
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+    | tricky_scalars,
     lambda children: st.lists(children, max_size=4)
     | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
+
+
+def sample_object(event_type, api_version):
+    """A valid data.object for each mapped Stripe type, in ``api_version``'s shape."""
+    vat = stripe_tax_rate()
+    basil = is_basil(api_version)
+    if event_type.startswith("customer.subscription."):
+        seats = stripe_price("price_seats", "prod_seats", None, unit_amount_decimal="1234.5")
+        return stripe_subscription(api_version, items=[
+            stripe_subscription_item(api_version),
+            stripe_subscription_item(api_version, "si_seats", seats, quantity=3)])
+    if event_type.startswith("customer."):
+        return stripe_customer()
+    if event_type.startswith("invoice."):
+        paid = event_type == "invoice.paid"
+        return stripe_invoice(
+            api_version,
+            [line_spec("il_1", 5000, quantity=2, discount=500, taxes=[(vat, 900, 4500, False)]),
+             line_spec("il_2", -1250, proration=True, invoice_item="ii_1",
+                       taxes=[(vat, -250, -1250, False)])],
+            status="paid" if paid else "open", attempt_count=1, next_payment_attempt=1762218000,
+            default_tax_rates=[vat],
+            payments=[stripe_invoice_payment()] if basil and paid else None)
+    if event_type == "charge.refunded":
+        return stripe_charge(api_version, refunds=[stripe_refund(api_version, "re_1", 1000),
+                                                   stripe_refund(api_version, "re_2", 500)])
+    if event_type.startswith("refund."):
+        return stripe_refund(api_version)
+    if event_type == "credit_note.created":
+        return stripe_credit_note(
+            api_version, [cn_line_spec("cnli_1", 1000, taxes=[(vat, 200, 1000, False)],
+                                       tax_rates=[vat])],
+            refunds=[("re_3", 1200)])
+    return {"id": "obj_1", "object": event_type.split(".")[-2]}  # disputes, payouts
+
+
+@st.composite
+def hostile_variant(draw, value):
+    """``value`` with some keys dropped, replaced by random JSON, or mutated deeper."""
+    if isinstance(value, list):
+        return [draw(hostile_variant(item)) for item in value]
+    if not isinstance(value, dict):
+        return value
+    result = {}
+    for key, child in value.items():
+        action = draw(st.sampled_from(["keep"] * 8 + ["deeper"] * 3 + ["drop", "replace"]))
+        if action == "replace":
+            result[key] = draw(json_values)
+        elif action == "deeper":
+            result[key] = draw(hostile_variant(child))
+        elif action == "keep":
+            result[key] = child
+    return result
 
 
 @tagged("post_install", "-at_install")
@@ -121,7 +198,10 @@ class TestStripeNormalizer(BaseCase):
     @given(
         event_type=st.sampled_from(sorted(EVENT_TYPE_MAP) + ["unknown.type"]),
         obj=st.dictionaries(st.sampled_from(
-            ["id", "object", "name", "email", "address", "currency", "tax_ids", "phone"]
+            ["id", "object", "name", "email", "address", "currency", "tax_ids", "phone",
+             "customer", "status", "items", "lines", "total", "subtotal", "amount",
+             "amount_paid", "amount_due", "created", "refunds", "refund", "charge",
+             "payment_intent", "parent", "payments", "invoice", "type", "status_transitions"]
         ), json_values),
         top=st.dictionaries(st.sampled_from(["id", "created", "api_version", "object"]),
                             json_values),
@@ -134,3 +214,34 @@ class TestStripeNormalizer(BaseCase):
             return
         for canonical in canonical_events:
             self.assertIn(canonical.type, CANONICAL_TYPES)
+
+    def test_every_mapped_type_reads_its_sample_in_every_version(self):
+        for event_type in sorted(EVENT_TYPE_MAP):
+            for version in (*VERSION_FAMILIES, API_CLOVER):
+                with self.subTest(event_type=event_type, version=version):
+                    event = stripe_event(event_type, sample_object(event_type, version),
+                                         api_version=version)
+                    canonical_events = normalize_stripe_event(event)
+                    expected = 0 if event_type == "charge.refunded" and version != API_2020 \
+                        else 2 if event_type == "charge.refunded" else 1
+                    self.assertEqual(len(canonical_events), expected)
+                    for canonical in canonical_events:
+                        self.assertEqual(canonical.type, EVENT_TYPE_MAP[event_type])
+                        self.assertIsInstance(canonical.object_ref, str)
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        event_type=st.sampled_from(sorted(EVENT_TYPE_MAP)),
+        version=st.sampled_from((*VERSION_FAMILIES, API_CLOVER)),
+        data=st.data(),
+    )
+    def test_mutated_objects_only_raise_known_errors(self, event_type, version, data):
+        obj = data.draw(hostile_variant(sample_object(event_type, version)))
+        try:
+            canonical_events = normalize_stripe_event(
+                stripe_event(event_type, obj, api_version=version))
+        except (MalformedEvent, BusinessError):
+            return
+        for canonical in canonical_events:
+            self.assertIn(canonical.type, CANONICAL_TYPES)
+            self.assertIsInstance(canonical.object_ref, str)
