@@ -57,6 +57,9 @@ from .const import (
     ZERO_DECIMAL_CURRENCIES,
 )
 
+INTERVALS = ("day", "week", "month", "year")
+MAX_MINOR_UNITS = 10**15  # far above any Stripe amount (at most 12 digits)
+
 # What reading an unexpected shape can raise (MalformedEvent is a ValueError).
 READ_ERRORS = (LookupError, TypeError, AttributeError, ValueError, ArithmeticError)
 
@@ -293,24 +296,32 @@ def _currency(obj):
     return value.upper()
 
 
-def _amount(obj, key, currency):
-    """Decimal of an integer amount in minor units; null counts as zero."""
-    value = obj.get(key)
-    return stripe_amount(0 if value is None else value, currency)
+def _money(minor_units, currency):
+    """``stripe_amount`` of an amount no Stripe object exceeds (|x| < 10^15 minor units)."""
+    if isinstance(minor_units, int) and abs(minor_units) >= MAX_MINOR_UNITS:
+        raise ValueError(f"amount {minor_units} is out of range")
+    return stripe_amount(minor_units, currency)
+
+
+def _bounded(number):
+    """A decimal within the range of any Stripe quantity, rate or amount."""
+    if not number.is_zero() and not -20 <= number.adjusted() < 15:
+        raise ValueError(f"{number} is out of range")
+    return number
 
 
 def _required_amount(obj, key, currency):
-    return stripe_amount(_required_int(obj, key), currency)
+    return _money(_required_int(obj, key), currency)
 
 
 def _optional_amount(obj, key, currency):
     value = _int(obj, key)
-    return None if value is None else stripe_amount(value, currency)
+    return None if value is None else _money(value, currency)
 
 
 def _sum_amounts(entries, currency):
     """Sum of the ``amount`` of each entry (discount amounts, tax amounts)."""
-    return stripe_amount(sum(_required_int(entry, "amount") for entry in entries), currency)
+    return _money(sum(_required_int(entry, "amount") for entry in entries), currency)
 
 
 def _percentage(value):
@@ -318,16 +329,20 @@ def _percentage(value):
         return None
     if isinstance(value, float):
         value = repr(value)  # the shortest decimal that round-trips: 19.6, not 19.600000001
-    return decimal_value(value)
+    return _bounded(decimal_value(value))
 
 
 def _quantity(obj, default=Decimal(1)):
     """Line quantity: ``quantity_decimal`` (2026-03-25.dahlia+) else ``quantity``."""
     exact = obj.get("quantity_decimal")
     if exact is not None:
-        return decimal_value(exact)
-    quantity = _int(obj, "quantity")
-    return default if quantity is None else Decimal(quantity)
+        quantity = decimal_value(exact)
+    else:
+        quantity = _int(obj, "quantity")
+        quantity = default if quantity is None else Decimal(quantity)
+    if quantity < 0:
+        raise ValueError(f"negative quantity {quantity}")
+    return _bounded(quantity)
 
 
 def _customer_ref(obj, required=True):
@@ -423,16 +438,14 @@ def _subscription_period(subscription, items, api_version):
 def _subscription_item(item, currency):
     price = _obj(item, "price") or _obj(item, "plan")
     terms = _price_terms(price, currency)
-    quantity = _int(item, "quantity")
-    if quantity is None:
-        # metered prices carry no quantity: usage is unknown until invoiced
-        quantity = 0 if terms["metered"] else 1
+    # metered prices carry no quantity: usage is unknown until invoiced
+    quantity = _quantity(item, default=Decimal(0) if terms["metered"] else Decimal(1))
     return SubscriptionItem(
         external_ref=_required_str(item, "id"),
         price_ref=_str(price, "id"),
         product_ref=_ref(price.get("product")),
         description=_str(price, "nickname"),
-        quantity=Decimal(quantity),
+        quantity=quantity,
         unit_amount=terms["unit_amount"],
         interval=terms["interval"],
         interval_count=terms["interval_count"],
@@ -447,10 +460,13 @@ def _price_terms(price, currency):
     else:
         recurring = _obj(price, "recurring")
         amount = _unit_amount(price, currency, "unit_amount")
+    interval = _str(recurring, "interval")
     interval_count = _int(recurring, "interval_count")
+    if interval not in (None, *INTERVALS) or (interval_count is not None and interval_count < 1):
+        raise ValueError(f"invalid recurrence {interval_count!r} {interval!r:.20}")
     return {
         "unit_amount": amount,
-        "interval": _str(recurring, "interval"),
+        "interval": interval,
         "interval_count": 1 if interval_count is None else interval_count,
         "metered": _str(recurring, "usage_type") == "metered",
     }
@@ -468,7 +484,7 @@ def _unit_amount(price, currency, key):
             return None
     exact = price.get(f"{key}_decimal")
     if exact is not None:
-        return stripe_decimal_amount(exact, currency)
+        return _bounded(stripe_decimal_amount(exact, currency))
     return _optional_amount(price, key, currency)
 
 
@@ -777,9 +793,9 @@ def _credit_note(obj, envelope):
         total=_required_amount(obj, "total", currency),
         issued_at=_ts(obj, "effective_at") or _required_ts(obj, "created"),
         refund_refs=split["refund_refs"],
-        refund_amount=stripe_amount(split["refund"], currency),
-        credit_amount=stripe_amount(split["credit"], currency),
-        out_of_band_amount=stripe_amount(split["out_of_band"], currency),
+        refund_amount=_money(split["refund"], currency),
+        credit_amount=_money(split["credit"], currency),
+        out_of_band_amount=_money(split["out_of_band"], currency),
         pre_payment=_str(obj, "type") == "pre_payment",
         reason=_str(obj, "reason"),
     )

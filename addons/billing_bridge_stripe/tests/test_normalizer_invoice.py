@@ -231,8 +231,15 @@ class TestStripeInvoices(BaseCase):
             "lines not a list object": {"lines": ["il_1"]},
             "bad timestamp": {"created": "2025-11-01", "status_transitions": {}},
             "number not a string": {"number": 42},
+            "amount out of range": {"total": 10**30},
         }
         for label, overrides in cases.items():
             with self.subTest(label), self.assertRaises(BusinessError) as caught:
                 self.normalize(usd_invoice(API_ENDIVE, **overrides), API_ENDIVE)
             self.assertEqual(caught.exception.exception_type, "unsupported_payload")
+        for label, quantity in (("negative", "-1"), ("huge", "1e30"), ("not a number", "NaN"),
+                                ("float", 1.5)):
+            invoice = usd_invoice(API_ENDIVE)
+            invoice["lines"]["data"][0]["quantity_decimal"] = quantity
+            with self.subTest(quantity=label), self.assertRaises(BusinessError):
+                self.normalize(invoice, API_ENDIVE)

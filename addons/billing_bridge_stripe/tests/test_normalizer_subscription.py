@@ -4,6 +4,7 @@ from decimal import Decimal
 from odoo.tests import BaseCase, tagged
 
 from odoo.addons.billing_bridge.canonical import Subscription, SubscriptionItem
+from odoo.addons.billing_bridge.exceptions import BusinessError
 from odoo.addons.billing_bridge_stripe.normalizer import normalize_stripe_event
 
 from .common import (
@@ -166,3 +167,13 @@ class TestStripeSubscriptions(BaseCase):
         [canonical] = self.normalize("customer.subscription.created", subscription, API_BASIL)
         self.assertEqual(canonical.data.customer_ref, "cus_Q1")
         self.assertEqual(canonical.data.items[0].product_ref, "prod_pro")
+
+    def test_unreadable_recurrence(self):
+        for recurring in ({"interval": "fortnight", "interval_count": 1},
+                          {"interval": "month", "interval_count": 0}):
+            with self.subTest(recurring), self.assertRaises(BusinessError) as caught:
+                price = dict(stripe_price(), recurring=dict(recurring, usage_type="licensed"))
+                self.normalize("customer.subscription.updated", stripe_subscription(
+                    API_ENDIVE, items=[stripe_subscription_item(API_ENDIVE, price=price)]),
+                    API_ENDIVE)
+            self.assertEqual(caught.exception.exception_type, "unsupported_payload")
