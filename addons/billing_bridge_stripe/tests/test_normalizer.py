@@ -133,6 +133,8 @@ class TestStripeNormalizer(BaseCase):
             "data.object not a dict": dict(good, data={"object": "cus_1"}),
             "created not a timestamp": dict(good, created="yesterday"),
             "object id not a string": dict(good, data={"object": {"id": 5}}),
+            "a list": [good],
+            "null": None,
         }
         for label, event in cases.items():
             with self.subTest(label), self.assertRaises(MalformedEvent):
