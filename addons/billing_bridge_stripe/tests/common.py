@@ -105,6 +105,9 @@ class StripeCase(StripeSetup, TransactionCase):
 # periods on subscription items) and 2026-10-28.endive (basil plus clover's and
 # dahlia's additions: line subtotal and quantity_decimal, billing_mode, credit
 # note pre/post payment amounts, refund customer).
+# Stripe adds non-breaking fields to every version; the 2020-08-27 builders leave
+# the later ones out (taxable_amount, effective_at...), as events created back
+# then still have them when replayed from the Events API.
 # ---------------------------------------------------------------------------
 
 API_2020 = "2020-08-27"
