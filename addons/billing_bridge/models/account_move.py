@@ -1,3 +1,4 @@
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
@@ -67,47 +68,100 @@ class AccountMove(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _bb_apply_invoice(self, event, canonical):
+    def _bb_apply_invoices(self, items):
+        """invoice.issued for many events at once: one create for all drafts.
+
+        ``items`` is a list of (event, canonical); returns {event id: note or
+        error}. Problems found for one event never stop the others.
+        """
+        outcomes, prepared = {}, []
+        known = self._bb_prefetch_invoices(items)
+        for event, canonical in items:
+            try:
+                values = self._bb_invoice_values(event, canonical, known)
+            except (WaitForObject, BusinessError) as error:
+                outcomes[event.id] = error
+                continue
+            if isinstance(values, str):
+                outcomes[event.id] = values
+            else:
+                known["moves"][(event.provider_id.id, canonical.data.external_ref)] = True
+                prepared.append((event, canonical, values))
+        moves = self.create([values for _event, _canonical, values in prepared])
+        rejected = self.browse()
+        for (event, canonical, _values), move in zip(prepared, moves, strict=True):
+            invoice = canonical.data
+            try:
+                move._bb_check_total(invoice.total, invoice.external_ref)
+            except BusinessError as error:
+                outcomes[event.id] = error
+                rejected |= move
+                continue
+            outcomes[event.id] = _("Created draft %s for %s %s.", move.display_name,
+                                   invoice.total, move.currency_id.name)
+        # Drafts created a moment ago in this transaction, never seen by anyone.
+        rejected.unlink()
+        return outcomes
+
+    @api.model
+    def _bb_prefetch_invoices(self, items):
+        """What the invoice handler needs for all items, in a few queries."""
+        providers = {event.provider_id.id for event, _canonical in items}
+        invoices = [canonical.data for _event, canonical in items]
+        moves = self.search([("billing_provider_id", "in", list(providers)),
+                             ("billing_external_ref", "in", [i.external_ref for i in invoices])])
+        refs = self.env["billing.partner.ref"].search(
+            [("provider_id", "in", list(providers)),
+             ("external_ref", "in", [i.customer_ref for i in invoices])])
+        subscriptions = self.env["billing.subscription"].search(
+            [("provider_id", "in", list(providers)),
+             ("external_ref", "in", [i.subscription_ref for i in invoices if i.subscription_ref])])
+        return {
+            "moves": {(m.billing_provider_id.id, m.billing_external_ref): m for m in moves},
+            "partners": {(r.provider_id.id, r.external_ref): r.partner_id for r in refs},
+            "subscriptions": {(s.provider_id.id, s.external_ref): s for s in subscriptions},
+        }
+
+    @api.model
+    def _bb_invoice_values(self, event, canonical, known):
+        """Values of the draft for one invoice, or a note when already booked."""
         invoice = canonical.data
         provider = event.provider_id
-        existing = self._bb_find(provider, invoice.external_ref)
+        existing = known["moves"].get((provider.id, invoice.external_ref))
         if existing:
-            return _("Invoice %s is already booked as %s.", invoice.external_ref,
-                     existing.display_name)
-        partner = self._bb_partner(provider, invoice.customer_ref)
+            return _("Invoice %s is already booked%s.", invoice.external_ref,
+                     _(" as %s", existing.display_name) if existing is not True else "")
+        partner = known["partners"].get((provider.id, invoice.customer_ref))
+        if not partner:
+            raise WaitForObject(invoice.customer_ref,
+                                _("Customer %s is not known yet.", invoice.customer_ref))
         currency = self.env["billing.mapping.rule"]._resolve_currency(provider, invoice.currency)
         # A negative total (a downgrade's proration) is a credit note in Odoo.
-        move_type = "out_refund" if invoice.total < 0 else "out_invoice"
-        sign = -1 if move_type == "out_refund" else 1
-        subscription = self.env["billing.subscription"]._bb_find(provider,
-                                                                 invoice.subscription_ref)
-        move = self.create(
-            {
-                "move_type": move_type,
-                "partner_id": partner.id,
-                "currency_id": currency.id,
-                "journal_id": self._bb_sale_journal(provider).id,
-                "invoice_date": (invoice.issued_at or canonical.occurred_at).date(),
-                "invoice_date_due": (invoice.due_at or invoice.issued_at
-                                     or canonical.occurred_at).date(),
-                "ref": invoice.number or invoice.external_ref,
-                "payment_reference": invoice.number or invoice.external_ref,
-                "invoice_origin": invoice.subscription_ref or invoice.number,
-                "billing_provider_id": provider.id,
-                "billing_external_ref": invoice.external_ref,
-                "billing_event_id": event.id,
-                "billing_subscription_ref": invoice.subscription_ref,
-                "billing_subscription_id": subscription.id,
-                "billing_period_start": invoice.period_start and invoice.period_start.date(),
-                "billing_period_end": invoice.period_end and invoice.period_end.date(),
-                "invoice_line_ids": [
-                    Command.create(self._bb_line_values(provider, line, currency, sign))
-                    for line in invoice.lines
-                ],
-            }
-        )
-        move._bb_check_total(invoice.total * sign, invoice.external_ref)
-        return _("Created draft %s for %s %s.", move.display_name, invoice.total, currency.name)
+        sign = -1 if invoice.total < 0 else 1
+        subscription = known["subscriptions"].get((provider.id, invoice.subscription_ref))
+        issued = (invoice.issued_at or canonical.occurred_at).date()
+        return {
+            "move_type": "out_refund" if sign < 0 else "out_invoice",
+            "partner_id": partner.id,
+            "currency_id": currency.id,
+            "journal_id": self._bb_sale_journal(provider).id,
+            "invoice_date": issued,
+            "invoice_date_due": invoice.due_at.date() if invoice.due_at else issued,
+            "ref": invoice.number or invoice.external_ref,
+            "payment_reference": invoice.number or invoice.external_ref,
+            "invoice_origin": invoice.subscription_ref or invoice.number,
+            "billing_provider_id": provider.id,
+            "billing_external_ref": invoice.external_ref,
+            "billing_event_id": event.id,
+            "billing_subscription_ref": invoice.subscription_ref,
+            "billing_subscription_id": subscription.id if subscription else False,
+            "billing_period_start": invoice.period_start and invoice.period_start.date(),
+            "billing_period_end": invoice.period_end and invoice.period_end.date(),
+            "invoice_line_ids": [
+                Command.create(self._bb_line_values(provider, line, currency, sign))
+                for line in invoice.lines
+            ],
+        }
 
     @api.model
     def _bb_apply_credit_note(self, event, canonical):
@@ -395,11 +449,38 @@ class AccountMove(models.Model):
     # ------------------------------------------------------------------
 
     def _bb_post(self):
-        """Post drafts the policy allows; return a dict counting outcomes."""
-        outcomes = {}
+        """Post the drafts the policy allows, together; return counts by outcome."""
+        outcomes = Counter()
+        approvals = {
+            exception.res_id: exception
+            for exception in self.env["billing.exception"].search(
+                [("res_model", "=", self._name), ("res_id", "in", self.ids),
+                 ("exception_type", "=", "approval_required"),
+                 ("state", "in", ("open", "approved"))])
+        }
+        ready = self.browse()
         for move in self:
-            outcome = move._bb_post_one()
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            approval = approvals.get(move.id, self.env["billing.exception"])
+            if move.state != "draft":
+                outcomes["skipped"] += 1
+            elif approval.state == "approved":
+                outcomes[move._bb_post_one()] += 1
+            elif reasons := move._bb_approval_reasons():
+                move._bb_request_approval(approval, reasons)
+                outcomes["awaiting_approval"] += 1
+            else:
+                ready |= move
+        if not ready:
+            return outcomes
+        try:
+            with self.env.cr.savepoint():
+                ready.action_post()
+        except (UserError, ValidationError):
+            for move in ready:  # find out which draft fails, and why
+                outcomes[move._bb_post_one()] += 1
+        else:
+            outcomes["posted"] += len(ready)
+            ready._bb_after_post()
         return outcomes
 
     def _bb_post_one(self):
@@ -435,13 +516,16 @@ class AccountMove(models.Model):
         return "posted"
 
     def _bb_after_post(self):
-        """Reconcile with payments already booked, release events waiting for it."""
+        """Reconcile with payments already booked, release events waiting for them."""
         self.env["account.payment"].search(
             [("billing_move_id", "in", self.ids), ("state", "in", ("in_process", "paid"))]
         )._bb_reconcile()
-        events = self.env["billing.event"]
-        for move in self:
-            events._release_waiting(move.billing_provider_id, move.billing_external_ref)
+        for provider in self.billing_provider_id:
+            self.env["billing.event"]._release_waiting(
+                provider,
+                self.filtered(lambda m, p=provider: m.billing_provider_id == p)
+                .mapped("billing_external_ref"),
+            )
 
     def _bb_approval(self):
         return self.env["billing.exception"].search(

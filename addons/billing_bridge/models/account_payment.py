@@ -47,14 +47,58 @@ class AccountPayment(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _bb_apply_payment(self, event, canonical):
+    def _bb_apply_payments(self, items):
+        """payment.succeeded for many events at once: one create, one post, one reconcile.
+
+        ``items`` is a list of (event, canonical); returns {event id: note or
+        error}. Problems found for one event never stop the others.
+        """
+        outcomes, prepared = {}, []
+        known = self._bb_prefetch_payments(items)
+        for event, canonical in items:
+            try:
+                plan = self._bb_payment_plan(event, canonical, known)
+            except (WaitForObject, BusinessError) as error:
+                outcomes[event.id] = error
+                continue
+            if isinstance(plan, str):
+                outcomes[event.id] = plan
+            else:
+                known["payments"][(event.provider_id.id, canonical.data.external_ref)] = True
+                prepared.append((event, canonical, plan))
+        payments = self._bb_create_posted([plan for _event, _canonical, plan in prepared])
+        for (event, canonical, plan), payment in zip(prepared, payments, strict=True):
+            invoice = plan["document"]
+            invoice.billing_subscription_id._bb_payment_recovered(canonical.data.paid_at)
+            outcomes[event.id] = _("Booked payment %s for %s.", payment.name,
+                                   invoice.display_name)
+        return outcomes
+
+    @api.model
+    def _bb_prefetch_payments(self, items):
+        providers = list({event.provider_id.id for event, _canonical in items})
+        paid = [canonical.data for _event, canonical in items]
+        payments = self.search([("billing_provider_id", "in", providers),
+                                ("billing_external_ref", "in", [p.external_ref for p in paid])])
+        invoices = self.env["account.move"].search(
+            [("billing_provider_id", "in", providers),
+             ("billing_external_ref", "in", [p.invoice_ref for p in paid if p.invoice_ref])])
+        return {
+            "payments": {(p.billing_provider_id.id, p.billing_external_ref): p for p in payments},
+            "invoices": {(m.billing_provider_id.id, m.billing_external_ref): m for m in invoices},
+        }
+
+    @api.model
+    def _bb_payment_plan(self, event, canonical, known):
+        """What to book for one payment, or a note when there is nothing to book."""
         paid = canonical.data
         provider = event.provider_id
         if not paid.amount:
             return _("Nothing was paid for %s (amount 0).", paid.invoice_ref or paid.external_ref)
-        existing = self._bb_find(provider, paid.external_ref)
+        existing = known["payments"].get((provider.id, paid.external_ref))
         if existing:
-            return _("Payment %s is already booked as %s.", paid.external_ref, existing.name)
+            return _("Payment %s is already booked%s.", paid.external_ref,
+                     _(" as %s", existing.name) if existing is not True else "")
         if not paid.invoice_ref:
             raise BusinessError(
                 "unknown_object",
@@ -63,7 +107,7 @@ class AccountPayment(models.Model):
                 suggested_action=_("Book it by hand if it belongs in the ledger, then mark "
                                    "this exception resolved."),
             )
-        invoice = self.env["account.move"]._bb_find(provider, paid.invoice_ref)
+        invoice = known["invoices"].get((provider.id, paid.invoice_ref))
         if not invoice:
             raise WaitForObject(paid.invoice_ref,
                                 _("Invoice %s is not booked yet.", paid.invoice_ref))
@@ -77,14 +121,12 @@ class AccountPayment(models.Model):
                 record=invoice,
                 amount=paid.amount,
             )
-        currency = self._bb_same_currency(provider, paid.currency, invoice)
-        payment = self._bb_create(
-            provider, event, "inbound", invoice, paid.amount, currency,
-            paid.paid_at.date(), paid.external_ref,
+        return self._bb_plan(
+            provider, event, "inbound", invoice, paid.amount,
+            self._bb_same_currency(provider, paid.currency, invoice), paid.paid_at.date(),
+            paid.external_ref,
             _("%(provider)s payment %(ref)s", provider=provider.name, ref=paid.external_ref),
         )
-        invoice.billing_subscription_id._bb_payment_recovered(paid.paid_at)
-        return _("Booked payment %s for %s.", payment.name, invoice.display_name)
 
     # ------------------------------------------------------------------
     # refund.processed
@@ -136,11 +178,11 @@ class AccountPayment(models.Model):
             currency = self._bb_same_currency(provider, refund.currency, invoice)
             credit_note = Move._bb_credit_note_for_refund(invoice, refund, event, currency)
         currency = self._bb_same_currency(provider, refund.currency, credit_note)
-        payment = self._bb_create(
+        payment = self._bb_create_posted([self._bb_plan(
             provider, event, "outbound", credit_note, refund.amount, currency,
             refund.refunded_at.date(), refund.external_ref,
             _("%(provider)s refund %(ref)s", provider=provider.name, ref=refund.external_ref),
-        )
+        )])
         return _("Booked refund %s against %s.", payment.name, credit_note.display_name)
 
     # ------------------------------------------------------------------
@@ -162,12 +204,14 @@ class AccountPayment(models.Model):
         return currency
 
     @api.model
-    def _bb_create(self, provider, event, payment_type, document, amount, currency, date,
-                   external_ref, memo):
+    def _bb_plan(self, provider, event, payment_type, document, amount, currency, date,
+                 external_ref, memo):
+        """A payment to book on the clearing journal, settling ``document``."""
         journal = self.env["billing.mapping.rule"]._resolve_clearing_journal(provider, currency)
         method_line = provider._bb_payment_method_line(journal, payment_type)
-        payment = self.create(
-            {
+        return {
+            "document": document,
+            "values": {
                 "payment_type": payment_type,
                 "partner_type": "customer",
                 "partner_id": document.commercial_partner_id.id,
@@ -182,34 +226,45 @@ class AccountPayment(models.Model):
                 "billing_external_ref": external_ref,
                 "billing_event_id": event.id,
                 "billing_move_id": document.id,
-            }
-        )
+            },
+        }
+
+    @api.model
+    def _bb_create_posted(self, plans):
+        """Create, post and reconcile planned payments; a posting error is a business one."""
+        payments = self.create([plan["values"] for plan in plans])
+        if not payments:
+            return payments
         try:
             with self.env.cr.savepoint():
-                payment.action_post()
+                payments.action_post()
         except UserError as error:
+            plan = plans[0]
             raise BusinessError(
                 "posting_error",
                 _("Payment %(ref)s could not be posted on %(date)s: %(error)s",
-                  ref=external_ref, date=date, error=error.args[0]),
+                  ref=plan["values"]["billing_external_ref"], date=plan["values"]["date"],
+                  error=error.args[0]),
                 suggested_action=_("Unlock the period or correct the journal, then replay."),
-                record=document,
-                amount=amount,
-                currency=currency,
+                record=plan["document"],
+                amount=plan["values"]["amount"],
             ) from error
-        payment._bb_reconcile()
-        return payment
+        payments._bb_reconcile()
+        return payments
 
     def _bb_reconcile(self):
-        """Reconcile payments with their document once both are posted."""
+        """Reconcile payments with their document once both are posted (one plan)."""
+        plan = []
         for payment in self:
             document = payment.billing_move_id
             if document.state != "posted" or not payment.move_id:
                 continue
             account = payment.destination_account_id
-            lines = (payment.move_id.line_ids | document.line_ids).filtered(
-                lambda line, account=account: line.account_id == account and not line.reconciled
-            )
-            if lines.filtered(lambda line: line.move_id == document) and lines.filtered(
-                    lambda line: line.move_id == payment.move_id):
-                lines.reconcile()
+            own = payment.move_id.line_ids.filtered(
+                lambda line, account=account: line.account_id == account and not line.reconciled)
+            theirs = document.line_ids.filtered(
+                lambda line, account=account: line.account_id == account and not line.reconciled)
+            if own and theirs:
+                plan.append(own | theirs)
+        if plan:
+            self.env["account.move.line"]._reconcile_plan(plan)

@@ -8,6 +8,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.modules import module as odoo_module
 from odoo.tools import SQL, config
 
+from .. import canonical as c
 from ..canonical import CANONICAL_TYPE_SELECTION
 from ..const import (
     CLAIMABLE_STATES,
@@ -23,6 +24,27 @@ from ..exceptions import BusinessError, WaitForObject
 _logger = logging.getLogger(__name__)
 
 CRON_TIME_BUDGET = 50  # seconds per cron call; the cron is rescheduled at once if work remains
+
+# Within one claimed batch, canonical types are applied in the order their
+# dependencies need; handlers guard against stale cross-type updates.
+PHASES = (
+    (c.CUSTOMER_UPSERTED,),
+    (c.SUBSCRIPTION_ACTIVATED, c.SUBSCRIPTION_AMENDED, c.SUBSCRIPTION_CANCELED),
+    (c.INVOICE_ISSUED,),
+    (c.CREDIT_NOTE_ISSUED,),
+    (c.PAYMENT_SUCCEEDED,),
+    (c.REFUND_PROCESSED,),
+    (c.PAYMENT_FAILED,),
+    (c.INVOICE_VOIDED,),
+)
+PHASE_RANK = {ctype: rank for rank, types in enumerate(PHASES) for ctype in types}
+
+# Types whose handler applies many events at once: (model, method). The method
+# takes [(event, canonical)] and returns {event id: note or error}.
+BATCH_HANDLERS = {
+    c.INVOICE_ISSUED: ("account.move", "_bb_apply_invoices"),
+    c.PAYMENT_SUCCEEDED: ("account.payment", "_bb_apply_payments"),
+}
 
 
 class BillingEvent(models.Model):
@@ -339,27 +361,101 @@ class BillingEvent(models.Model):
         )
 
     def _process_claimed(self):
-        """Process claimed events in order; return (counts, ids left for later)."""
-        counts = Counter()
-        busy = set()
-        for event in self:
-            if not event._lock_object():
-                busy.add(event.id)
-                continue
-            event._process_one()
-            counts[event.state] += 1
-        return counts, busy
+        """Process claimed events; return (counts by state, ids left for later).
 
-    def _lock_object(self):
-        """Serialize events about one external object across workers."""
-        self.ensure_one()
-        if not self.object_ref:
-            return True
+        Events are applied phase by phase (customers before the invoices that
+        need them, invoices before their payments...), in occurrence order
+        within a phase. Events about an object another worker is processing
+        are left for later.
+        """
+        runnable = self._lock_objects()
+        for phase in runnable._phases():
+            phase._process_phase()
+        return Counter(runnable.mapped("state")), set((self - runnable).ids)
+
+    def _lock_objects(self):
+        """Serialize events about one external object across workers.
+
+        Returns the events whose object lock was obtained (or that have none).
+        """
+        keyed = self.filtered("object_ref")
+        if not keyed:
+            return self
         self.env.cr.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
-            (f"billing_bridge:{self.provider_id.id}:{self.object_ref}",),
+            """
+            SELECT id, pg_try_advisory_xact_lock(hashtextextended(key, 0))
+              FROM unnest(%s::int[], %s::text[]) AS t(id, key)
+            """,
+            (keyed.ids,
+             [f"billing_bridge:{event.provider_id.id}:{event.object_ref}" for event in keyed]),
         )
-        return self.env.cr.fetchone()[0]
+        refused = {event_id for event_id, locked in self.env.cr.fetchall() if not locked}
+        return self.filtered(lambda event: event.id not in refused)
+
+    def _phases(self):
+        """Split into phases: same provider and dependency rank, order kept."""
+        phases = {}
+        for event in self:
+            rank = PHASE_RANK.get(event.canonical_type, len(PHASE_RANK))
+            key = (rank, event.provider_id.id, event.canonical_type
+                   if event.canonical_type in BATCH_HANDLERS else None)
+            phases.setdefault(key, []).append(event.id)
+        return [self.browse(ids) for _key, ids in sorted(phases.items(), key=lambda kv: kv[0])]
+
+    def _process_phase(self):
+        batch_handler = BATCH_HANDLERS.get(self[:1].canonical_type)
+        if not batch_handler or len(self) < 2:
+            for event in self:
+                event._process_one()
+            return
+        self._transition("processing")
+        items, singles = [], self.browse()
+        for event in self:
+            try:
+                canonicals = event.provider_id._bb_normalize(event)
+            except Exception:  # noqa: BLE001 - the one-by-one path records why
+                singles |= event
+                continue
+            if len(canonicals) == 1 and canonicals[0].type == event.canonical_type:
+                items.append((event, canonicals[0]))
+            else:
+                singles |= event
+        outcomes = self._apply_batch(batch_handler, items)
+        if outcomes is None:
+            singles |= self.browse([event.id for event, _canonical in items])
+        else:
+            refs = set()
+            for event, canonical in items:
+                if event._record_outcome(outcomes[event.id]):
+                    refs |= {canonical.object_ref, getattr(canonical.data, "external_ref", None)}
+            self._release_waiting(self[:1].provider_id, refs)
+        for event in singles:
+            event._process_one()
+
+    def _apply_batch(self, batch_handler, items):
+        """Outcome per event id of a batch handler, or None if the batch failed."""
+        if not items:
+            return {}
+        model, method = batch_handler
+        try:
+            with self.env.cr.savepoint():
+                return getattr(self.env[model].with_company(items[0][0].company_id),
+                               method)(items)
+        except Exception as error:  # noqa: BLE001 - retried one by one, errors recorded there
+            _logger.info("A batch of %s %s events failed (%s); applying them one by one.",
+                         len(items), items[0][1].type, error)
+            return None
+
+    def _record_outcome(self, outcome):
+        """Record a handler outcome (a note or an error); True when applied."""
+        if isinstance(outcome, WaitForObject):
+            self._set_waiting(outcome)
+        elif isinstance(outcome, BusinessError):
+            self._set_exception(outcome)
+        else:
+            self._set_done(outcome)
+            return True
+        return False
 
     def _process_one(self):
         """Apply one claimed event inside a savepoint and record the outcome."""
@@ -407,24 +503,36 @@ class BillingEvent(models.Model):
             note = handler(canonical)
             if note:
                 notes.append(note)
-            for ref in {canonical.object_ref, getattr(canonical.data, "external_ref", None)}:
-                self._release_waiting(self.provider_id, ref)
+            self._release_waiting(
+                self.provider_id,
+                {canonical.object_ref, getattr(canonical.data, "external_ref", None)},
+            )
         return ("done" if handled else "ignored"), "; ".join(notes)[:1000] or False
 
+    def _apply_single(self, canonical):
+        """Run the batch handler of ``canonical``'s type on this one event."""
+        model, method = BATCH_HANDLERS[canonical.type]
+        outcome = getattr(self.env[model], method)([(self, canonical)])[self.id]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
     @api.model
-    def _release_waiting(self, provider, object_ref):
-        """Make events waiting for ``object_ref`` due now (same processing run)."""
-        if not object_ref:
-            return
+    def _release_waiting(self, provider, object_refs):
+        """Make events waiting for any of ``object_refs`` due now (same run)."""
+        refs = [ref for ref in object_refs if ref]
+        if not refs:
+            return 0
         waiting = self.search(
             [
                 ("provider_id", "=", provider.id),
                 ("state", "=", "waiting"),
-                ("waiting_for_ref", "=", object_ref),
+                ("waiting_for_ref", "in", refs),
             ]
         )
         if waiting:
             waiting.write({"next_attempt_at": False})
+        return len(waiting)
 
     # ------------------------------------------------------------------
     # Handlers, one per canonical type: ``_handle_<type with dots as _>``.
@@ -444,7 +552,7 @@ class BillingEvent(models.Model):
         return self.env["billing.subscription"]._bb_apply_subscription(self, canonical)
 
     def _handle_invoice_issued(self, canonical):
-        return self.env["account.move"]._bb_apply_invoice(self, canonical)
+        return self._apply_single(canonical)
 
     def _handle_invoice_voided(self, canonical):
         return self.env["account.move"]._bb_apply_void(self, canonical)
@@ -453,7 +561,7 @@ class BillingEvent(models.Model):
         return self.env["account.move"]._bb_apply_credit_note(self, canonical)
 
     def _handle_payment_succeeded(self, canonical):
-        return self.env["account.payment"]._bb_apply_payment(self, canonical)
+        return self._apply_single(canonical)
 
     def _handle_payment_failed(self, canonical):
         return self.env["billing.subscription"]._bb_apply_payment_failure(self, canonical)

@@ -299,8 +299,9 @@ class BillingProvider(models.Model):
             if not moves:
                 break
             seen.update(moves.ids)
-            for move in moves:
-                counts[move.with_company(move.company_id)._bb_post_one()] += 1
+            for company in moves.company_id:
+                company_moves = moves.filtered(lambda m, company=company: m.company_id == company)
+                counts.update(company_moves.with_company(company)._bb_post())
             events._commit_batch()
             if deadline and time.monotonic() > deadline:
                 break

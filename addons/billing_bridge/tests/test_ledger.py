@@ -47,12 +47,18 @@ class TestInvoicesAndPayments(BillingLedgerCase):
         self.assertEqual(invoice.payment_state, "paid")
         self.assertAlmostEqual(self.clearing_balance(), 119.0)
 
-    def test_payment_before_its_invoice_waits_then_books_in_one_run(self):
+    def test_payment_before_its_invoice_in_one_batch_needs_no_wait(self):
         pay = self.ingest(payment_event("evt_pay", occurred_at="2026-11-02T08:00:00Z"))
         inv = self.ingest(invoice_event("evt_inv", occurred_at="2026-11-02T09:00:00Z"))
-        counts = self.process()
-        self.assertEqual((inv.state, pay.state), ("done", "done"))
+        self.assertEqual(self.process(), {"done": 2}, "invoices are applied before payments")
+        self.assertEqual((inv.state, pay.state, pay.attempts), ("done", "done", 0))
+
+    def test_payment_before_its_invoice_waits_then_books_in_the_same_run(self):
+        pay = self.ingest(payment_event("evt_pay", occurred_at="2026-11-02T08:00:00Z"))
+        inv = self.ingest(invoice_event("evt_inv", occurred_at="2026-11-02T09:00:00Z"))
+        counts = self.Event.process_pending(batch_size=1)  # the payment is claimed alone first
         self.assertEqual(counts, {"waiting": 1, "done": 2})
+        self.assertEqual((inv.state, pay.state, pay.attempts), ("done", "done", 1))
         invoice = self.move("in_1")
         self.assertEqual(invoice.state, "draft")
         self.assertEqual(self.payment("pi_1").billing_move_id, invoice)
