@@ -136,6 +136,7 @@ class DocumentLine:
     proration: bool = False
     period_start: datetime | None = None
     period_end: datetime | None = None
+    invoice_line_ref: str | None = None  # credit note lines: the invoice line they credit
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class Invoice:
 class Payment:
     """Money received for an invoice (or charged without one)."""
 
-    external_ref: str  # the provider's payment (Stripe: charge, else payment intent)
+    external_ref: str  # the provider's payment (Stripe: payment intent, else charge)
     amount: Decimal
     currency: str
     paid_at: datetime

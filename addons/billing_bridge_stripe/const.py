@@ -16,6 +16,7 @@ EVENT_TYPE_MAP = {
     "invoice.voided": c.INVOICE_VOIDED,
     "invoice.marked_uncollectible": c.INVOICE_VOIDED,
     "invoice.paid": c.PAYMENT_SUCCEEDED,
+    "invoice_payment.paid": c.PAYMENT_SUCCEEDED,
     "invoice.payment_failed": c.PAYMENT_FAILED,
     "charge.refunded": c.REFUND_PROCESSED,
     "refund.created": c.REFUND_PROCESSED,

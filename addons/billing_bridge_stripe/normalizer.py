@@ -624,13 +624,28 @@ def _tax_rate_percentages(tax_rates):
 # ----------------------------------------------------------------------
 
 
+def _payment_succeeded(obj, envelope):
+    if obj.get("object") == "invoice_payment":
+        return _invoice_payment_paid(obj, envelope)
+    return _invoice_paid(obj, envelope)
+
+
 def _invoice_paid(obj, envelope):
     currency = _currency(obj)
     invoice_ref = _required_str(obj, "id")
+    amount = _required_amount(obj, "amount_paid", currency)
+    if is_basil_or_newer(envelope.api_version) and not _paid_invoice_payments(obj):
+        # Since basil, payments through Stripe come as invoice_payment.paid events
+        # (keyed by their PaymentIntent, which refunds name); only the part paid
+        # outside Stripe is booked from invoice.paid.
+        off_stripe = _optional_amount(obj, "amount_paid_off_stripe", currency)
+        if not off_stripe:
+            return []
+        amount = off_stripe
     payment_ref, extra = _invoice_payment_ref(obj, invoice_ref, envelope.api_version)
     payment = Payment(
         external_ref=payment_ref,
-        amount=_required_amount(obj, "amount_paid", currency),
+        amount=amount,
         currency=currency,
         paid_at=_ts(_obj(obj, "status_transitions"), "paid_at") or envelope.occurred_at,
         invoice_ref=invoice_ref,
@@ -638,6 +653,23 @@ def _invoice_paid(obj, envelope):
         subscription_ref=_invoice_subscription_ref(obj, envelope.api_version),
     )
     return [(invoice_ref, payment, extra)]
+
+
+def _invoice_payment_paid(obj, envelope):
+    """invoice_payment.paid (basil+): one payment of an invoice through Stripe."""
+    payment_ref = _invoice_payment_source(obj)
+    if _str(obj, "status") != "paid" or not payment_ref:
+        return []  # paid outside Stripe: booked from invoice.paid
+    currency = _currency(obj)
+    invoice_ref = _required_ref(obj, "invoice")
+    payment = Payment(
+        external_ref=payment_ref,
+        amount=_required_amount(obj, "amount_paid", currency),
+        currency=currency,
+        paid_at=_ts(_obj(obj, "status_transitions"), "paid_at") or envelope.occurred_at,
+        invoice_ref=invoice_ref,
+    )
+    return [(invoice_ref, payment, {})]
 
 
 def _invoice_payment_ref(invoice, invoice_ref, api_version):
@@ -802,8 +834,6 @@ def _credit_note(obj, envelope):
     extra = {
         "lines_complete": _list_complete(obj, "lines"),
         "credit_note_type": _str(obj, "type"),
-        "invoice_line_refs": {_required_str(line, "id"): _str(line, "invoice_line_item")
-                              for line in lines},
     }
     for key in ("pre_payment_amount", "post_payment_amount"):
         if obj.get(key) is not None:
@@ -825,6 +855,7 @@ def _credit_note_line(line, currency, api_version):
         amount=_required_amount(line, "amount", currency),
         discount_amount=_sum_amounts(_dicts(line, "discount_amounts"), currency),
         taxes=_line_taxes(line, currency, api_version, rates),
+        invoice_line_ref=_str(line, "invoice_line_item"),
     )
 
 
@@ -901,7 +932,7 @@ PARSERS = {
     SUBSCRIPTION_CANCELED: _subscription,
     INVOICE_ISSUED: _invoice,
     INVOICE_VOIDED: _invoice,
-    PAYMENT_SUCCEEDED: _invoice_paid,
+    PAYMENT_SUCCEEDED: _payment_succeeded,
     PAYMENT_FAILED: _invoice_payment_failed,
     REFUND_PROCESSED: _refund_event,
     CREDIT_NOTE_ISSUED: _credit_note,

@@ -336,7 +336,10 @@ class AccountMove(models.Model):
     @api.model
     def _bb_line_values(self, provider, line, currency, sign=1):
         rules = self.env["billing.mapping.rule"]
-        target = rules._resolve_line(provider, line)
+        if line.invoice_line_ref and not (line.price_ref or line.product_ref):
+            target = self._bb_credited_line_target(provider, line)
+        else:
+            target = rules._resolve_line(provider, line)
         if not target["account"]:
             raise BusinessError(
                 "missing_mapping",
@@ -361,6 +364,26 @@ class AccountMove(models.Model):
         if target["analytic_distribution"]:
             values["analytic_distribution"] = target["analytic_distribution"]
         return values
+
+    @api.model
+    def _bb_credited_line_target(self, provider, line):
+        """Product, account and analytic of the booked invoice line a credit line credits."""
+        credited = self.env["account.move.line"].search(
+            [("move_id.billing_provider_id", "=", provider.id),
+             ("billing_external_ref", "=", line.invoice_line_ref)], limit=1)
+        if not credited:
+            raise BusinessError(
+                "unknown_object",
+                _("The credit note credits invoice line %s, which is not booked.",
+                  line.invoice_line_ref),
+                suggested_action=_("Book the invoice first (see its exception), then replay "
+                                   "this event."),
+            )
+        return {
+            "product": credited.product_id,
+            "account": credited.account_id,
+            "analytic_distribution": credited.analytic_distribution or False,
+        }
 
     @api.model
     def _bb_line_label(self, line):

@@ -232,7 +232,9 @@ class AccountPayment(models.Model):
     @api.model
     def _bb_create_posted(self, plans):
         """Create, post and reconcile planned payments; a posting error is a business one."""
-        payments = self.create([plan["values"] for plan in plans])
+        # The inbox event is the creation trail: skip the "created" log, keep tracking.
+        payments = self.with_context(mail_create_nolog=True).create(
+            [plan["values"] for plan in plans])
         if not payments:
             return payments
         try:

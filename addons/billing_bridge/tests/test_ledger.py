@@ -280,3 +280,25 @@ class TestVoids(BillingLedgerCase):
         self.assertIn("uncollectible", reversal.ref)
         self.assertEqual(invoice.payment_state, "reversed")
         self.assertEqual(invoice.amount_residual, 0.0)
+
+
+@tagged("post_install", "-at_install")
+class TestCreditNoteLines(BillingLedgerCase):
+    def test_credit_note_line_without_price_credits_the_booked_invoice_line(self):
+        self.deliver_all(invoice_event("evt_inv"))
+        line = {"external_ref": "cnli_1", "description": "Pro plan", "amount": "50.00",
+                "invoice_line_ref": "il_1",
+                "taxes": [{"tax_ref": "txr_19", "amount": "9.50"}]}
+        self.deliver_all(credit_note_event("evt_cn", lines=[line], pre_payment=True))
+        credit_note = self.move("cn_1")
+        self.assertEqual(credit_note.invoice_line_ids.product_id, self.product)
+        self.assertEqual(credit_note.invoice_line_ids.account_id, self.income_account)
+        self.assertEqual(credit_note.amount_total, 59.5)
+
+    def test_credit_note_for_an_unbooked_invoice_line_is_an_exception(self):
+        self.deliver_all(invoice_event("evt_inv"))
+        line = {"external_ref": "cnli_1", "amount": "50.00", "invoice_line_ref": "il_other"}
+        event = self.ingest(credit_note_event("evt_cn", lines=[line], total="50.00"))
+        self.process()
+        self.assertEqual(event.exception_ids.exception_type, "unknown_object")
+        self.assertIn("il_other", event.exception_ids.description)

@@ -62,6 +62,8 @@ def sample_object(event_type, api_version):
             stripe_subscription_item(api_version, "si_seats", seats, quantity=3)])
     if event_type.startswith("customer."):
         return stripe_customer()
+    if event_type == "invoice_payment.paid":
+        return stripe_invoice_payment()
     if event_type.startswith("invoice."):
         paid = event_type == "invoice.paid"
         return stripe_invoice(
