@@ -45,7 +45,7 @@ class AccountMove(models.Model):
     billing_period_end = fields.Date(readonly=True, copy=False)
 
     def init(self):
-        super().init()
+        result = super().init()
         self.env.cr.execute(
             """
             CREATE UNIQUE INDEX IF NOT EXISTS account_move_billing_ref_uniq
@@ -53,6 +53,7 @@ class AccountMove(models.Model):
              WHERE billing_external_ref IS NOT NULL
             """
         )
+        return result
 
     @api.model
     def _bb_find(self, provider, external_ref):
@@ -97,8 +98,9 @@ class AccountMove(models.Model):
                 outcomes[event.id] = error
                 rejected |= move
                 continue
-            outcomes[event.id] = _("Created draft %s for %s %s.", move.display_name,
-                                   invoice.total, move.currency_id.name)
+            outcomes[event.id] = _("Created draft %(move)s for %(amount)s %(currency)s.",
+                                   move=move.display_name, amount=invoice.total,
+                                   currency=move.currency_id.name)
         # Drafts created a moment ago in this transaction, never seen by anyone.
         rejected.unlink()
         return outcomes
@@ -129,8 +131,8 @@ class AccountMove(models.Model):
         provider = event.provider_id
         existing = known["moves"].get((provider.id, invoice.external_ref))
         if existing:
-            return _("Invoice %s is already booked%s.", invoice.external_ref,
-                     _(" as %s", existing.display_name) if existing is not True else "")
+            return _("Invoice %(ref)s is already booked%(move)s.", ref=invoice.external_ref,
+                     move=_(" as %s", existing.display_name) if existing is not True else "")
         partner = known["partners"].get((provider.id, invoice.customer_ref))
         if not partner:
             raise WaitForObject(invoice.customer_ref,
@@ -169,8 +171,8 @@ class AccountMove(models.Model):
         provider = event.provider_id
         existing = self._bb_find(provider, credit_note.external_ref)
         if existing:
-            return _("Credit note %s is already booked as %s.", credit_note.external_ref,
-                     existing.display_name)
+            return _("Credit note %(ref)s is already booked as %(move)s.", ref=credit_note.external_ref,
+                     move=existing.display_name)
         invoice = self._bb_find(provider, credit_note.invoice_ref)
         if not invoice:
             raise WaitForObject(credit_note.invoice_ref,
@@ -206,7 +208,8 @@ class AccountMove(models.Model):
             }
         )
         move._bb_check_total(credit_note.total, credit_note.external_ref)
-        return _("Created draft credit note %s for %s.", move.display_name, invoice.display_name)
+        return _("Created draft credit note %(move)s for %(invoice)s.", move=move.display_name,
+                 invoice=invoice.display_name)
 
     def _bb_adopt_credit_note(self, credit_note):
         """A credit note booked for a refund is the provider's credit note: link them."""
@@ -230,8 +233,8 @@ class AccountMove(models.Model):
         self.write({"billing_external_ref": credit_note.external_ref,
                     "billing_from_refund": False,
                     "ref": credit_note.number or self.ref})
-        return _("Linked credit note %s to %s booked for its refund.", credit_note.external_ref,
-                 self.display_name)
+        return _("Linked credit note %(ref)s to %(move)s booked for its refund.",
+                 ref=credit_note.external_ref, move=self.display_name)
 
     @api.model
     def _bb_credit_note_for_refund(self, invoice, refund, event, currency):
@@ -436,11 +439,13 @@ class AccountMove(models.Model):
             return _("%s was already cancelled.", move.display_name)
         if move.state == "draft":
             move.button_cancel()
-            return _("Cancelled draft %s (%s on the billing platform).", move.display_name, what)
+            return _("Cancelled draft %(move)s (%(what)s on the billing platform).",
+                     move=move.display_name, what=what)
         reversal_ref = f"{invoice.external_ref}:reversal"
         reversal = self._bb_find(provider, reversal_ref)
         if reversal:
-            return _("%s was already reversed by %s.", move.display_name, reversal.display_name)
+            return _("%(move)s was already reversed by %(reversal)s.", move=move.display_name,
+                     reversal=reversal.display_name)
         reversal_date = max(canonical.occurred_at.date(), move.date)
         try:
             with self.env.cr.savepoint():
@@ -449,7 +454,7 @@ class AccountMove(models.Model):
                     [{
                         "date": reversal_date,
                         "invoice_date": reversal_date,
-                        "ref": _("%s %s", move.ref or move.name, what),
+                        "ref": _("%(ref)s %(what)s", ref=move.ref or move.name, what=what),
                         "billing_provider_id": provider.id,
                         "billing_external_ref": reversal_ref,
                         "billing_event_id": event.id,
@@ -465,7 +470,8 @@ class AccountMove(models.Model):
                                    "the period and replay this event."),
                 record=move,
             ) from error
-        return _("Reversed %s with %s (%s).", move.display_name, reversal.display_name, what)
+        return _("Reversed %(move)s with %(reversal)s (%(what)s).", move=move.display_name,
+                 reversal=reversal.display_name, what=what)
 
     # ------------------------------------------------------------------
     # Posting under the provider's policy

@@ -24,7 +24,7 @@ class AccountPayment(models.Model):
     )
 
     def init(self):
-        super().init()
+        result = super().init()
         self.env.cr.execute(
             """
             CREATE UNIQUE INDEX IF NOT EXISTS account_payment_billing_ref_uniq
@@ -32,6 +32,7 @@ class AccountPayment(models.Model):
              WHERE billing_external_ref IS NOT NULL
             """
         )
+        return result
 
     @api.model
     def _bb_find(self, provider, external_ref):
@@ -70,8 +71,8 @@ class AccountPayment(models.Model):
         for (event, canonical, plan), payment in zip(prepared, payments, strict=True):
             invoice = plan["document"]
             invoice.billing_subscription_id._bb_payment_recovered(canonical.data.paid_at)
-            outcomes[event.id] = _("Booked payment %s for %s.", payment.name,
-                                   invoice.display_name)
+            outcomes[event.id] = _("Booked payment %(payment)s for %(move)s.", payment=payment.name,
+                                   move=invoice.display_name)
         return outcomes
 
     @api.model
@@ -97,8 +98,8 @@ class AccountPayment(models.Model):
             return _("Nothing was paid for %s (amount 0).", paid.invoice_ref or paid.external_ref)
         existing = known["payments"].get((provider.id, paid.external_ref))
         if existing:
-            return _("Payment %s is already booked%s.", paid.external_ref,
-                     _(" as %s", existing.name) if existing is not True else "")
+            return _("Payment %(ref)s is already booked%(payment)s.", ref=paid.external_ref,
+                     payment=_(" as %s", existing.name) if existing is not True else "")
         if not paid.invoice_ref:
             raise BusinessError(
                 "unknown_object",
@@ -138,8 +139,8 @@ class AccountPayment(models.Model):
         provider = event.provider_id
         existing = self._bb_find(provider, refund.external_ref)
         if refund.status in REFUND_NOT_FINAL:
-            return _("Refund %s is %s: nothing is booked until it succeeds.",
-                     refund.external_ref, refund.status)
+            return _("Refund %(ref)s is %(status)s: nothing is booked until it succeeds.",
+                     ref=refund.external_ref, status=refund.status)
         if refund.status in REFUND_UNDONE:
             if existing:
                 raise BusinessError(
@@ -150,9 +151,11 @@ class AccountPayment(models.Model):
                     suggested_action=_("Reverse the refund payment and its credit note."),
                     record=existing,
                 )
-            return _("Refund %s is %s: nothing to book.", refund.external_ref, refund.status)
+            return _("Refund %(ref)s is %(status)s: nothing to book.", ref=refund.external_ref,
+                     status=refund.status)
         if existing:
-            return _("Refund %s is already booked as %s.", refund.external_ref, existing.name)
+            return _("Refund %(ref)s is already booked as %(payment)s.", ref=refund.external_ref,
+                     payment=existing.name)
 
         Move = self.env["account.move"]
         original = self._bb_find(provider, refund.payment_ref)
@@ -183,7 +186,8 @@ class AccountPayment(models.Model):
             refund.refunded_at.date(), refund.external_ref,
             _("%(provider)s refund %(ref)s", provider=provider.name, ref=refund.external_ref),
         )])
-        return _("Booked refund %s against %s.", payment.name, credit_note.display_name)
+        return _("Booked refund %(payment)s against %(move)s.", payment=payment.name,
+                 move=credit_note.display_name)
 
     # ------------------------------------------------------------------
     # Shared

@@ -191,10 +191,11 @@ class BillingMappingRule(models.Model):
                         else _("excluded from price"),
                     ),
                     suggested_action=_(
-                        "Add a Tax mapping rule for %s (with an Odoo tax of the same rate, "
-                        "%s), then replay the events waiting on it.",
-                        tax_amount.tax_ref,
-                        _("price-included") if tax_amount.inclusive else _("price-excluded"),
+                        "Add a Tax mapping rule for %(ref)s (with an Odoo tax of the same "
+                        "rate, %(kind)s), then replay the events waiting on it.",
+                        ref=tax_amount.tax_ref,
+                        kind=_("price-included") if tax_amount.inclusive
+                        else _("price-excluded"),
                     ),
                     group_key=f"missing_mapping:tax:{provider.id}:{tax_amount.tax_ref}",
                 )
@@ -210,8 +211,8 @@ class BillingMappingRule(models.Model):
         if not currency or not currency.active:
             raise BusinessError(
                 "currency",
-                _("Currency %s is %s in Odoo.", (code or "?").upper(),
-                  _("inactive") if currency else _("unknown")),
+                _("Currency %(code)s is %(state)s in Odoo.", code=(code or "?").upper(),
+                  state=_("inactive") if currency else _("unknown")),
                 suggested_action=_(
                     "Activate the currency in Accounting > Configuration > Currencies (with an "
                     "exchange rate), or map it with a Currency rule, then replay this event."

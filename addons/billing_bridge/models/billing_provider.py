@@ -337,8 +337,8 @@ class BillingProvider(models.Model):
         if not line:
             raise BusinessError(
                 "missing_mapping",
-                _("Journal %s has no %s payment method with an outstanding account.",
-                  journal.display_name, payment_type),
+                _("Journal %(journal)s has no %(direction)s payment method with an outstanding "
+                  "account.", journal=journal.display_name, direction=payment_type),
                 suggested_action=_(
                     "On journal %s, give the Manual payment method the journal's own account "
                     "(the processor balance) as outstanding account, then replay.",

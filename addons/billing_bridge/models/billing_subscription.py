@@ -155,7 +155,8 @@ class BillingSubscription(models.Model):
         if subscription:
             values["line_ids"] = self._bb_line_commands(provider, subscription, data.items)
             subscription.write(values)
-            note = _("Updated subscription %s (%s).", data.external_ref, subscription.status)
+            note = _("Updated subscription %(ref)s (%(status)s).", ref=data.external_ref,
+                     status=subscription.status)
         else:
             values.update(
                 provider_id=provider.id,
@@ -168,7 +169,8 @@ class BillingSubscription(models.Model):
                  ("billing_subscription_ref", "=", data.external_ref),
                  ("billing_subscription_id", "=", False)]
             ).billing_subscription_id = subscription
-            note = _("Created subscription %s (%s).", data.external_ref, subscription.status)
+            note = _("Created subscription %(ref)s (%(status)s).", ref=data.external_ref,
+                     status=subscription.status)
         return note
 
     @api.model

@@ -1,7 +1,12 @@
 from odoo.tests import tagged
 
-from .common import BillingLedgerCase, generic_event, invoice_event, payment_event, \
-    subscription_event
+from .common import (
+    BillingLedgerCase,
+    generic_event,
+    invoice_event,
+    payment_event,
+    subscription_event,
+)
 
 
 def failure_event(event_id, attempt=1, occurred_at="2026-12-01T09:00:00Z", **extra):
