@@ -7,6 +7,9 @@ then processed and posted as the crons do.
 
 import random
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from odoo import Command
 from odoo.tests import HttpCase, tagged
 
@@ -172,12 +175,17 @@ class TestStripeLifecycle(StripeSetup, HttpCase):
                  ("state", "not in", ("done", "ignored"))]),
         }
 
-    def play(self, events, interleaved):
-        """Deliver and process; return the ledger, leaving the database as it was."""
+    def play(self, events, interleaved, deliver=None):
+        """Deliver and process; return the ledger, leaving the database as it was.
+
+        ``interleaved``: run the crons after every delivery (True), never (False),
+        or after the deliveries whose position is in the given set.
+        """
+        deliver = deliver or self.deliver
         with self.env.cr.savepoint() as savepoint:
-            for event in events:
-                self.deliver(event)
-                if interleaved:  # the crons run between deliveries
+            for position, event in enumerate(events):
+                deliver(event)
+                if interleaved is True or (interleaved and position in interleaved):
                     self.run_crons()
             self.run_crons()
             self.env.invalidate_all()
@@ -256,3 +264,16 @@ class TestStripeLifecycle(StripeSetup, HttpCase):
                 self.assertEqual(document[5], total)
                 self.assertEqual((document[6], document[7]), (0.0, "paid"))
                 self.assertEqual(ledger["payments"][f"pi_{currency}"][1], total)
+
+    @settings(max_examples=15, deadline=None, derandomize=True)
+    @given(data=st.data())
+    def test_any_order_duplicates_and_cron_timing_give_the_same_ledger(self, data):
+        events = lifecycle(API_ENDIVE)
+        order = data.draw(st.permutations(events), label="delivery order")
+        repeats = data.draw(st.lists(st.sampled_from(events), max_size=6), label="duplicates")
+        deliveries = order + repeats
+        cron_after = data.draw(st.sets(st.integers(0, len(deliveries) - 1)),
+                               label="crons run after deliveries")
+        ledger = self.play(deliveries, cron_after, deliver=self.ingest)
+        self.assertEqual(ledger, self.expected(API_ENDIVE))
+
