@@ -21,8 +21,10 @@ CLAIMABLE_STATES = ("received", "waiting", "processing")
 UNPROCESSED_STATES = ("received", "processing", "waiting")
 
 EVENT_TRANSITIONS = {
-    "received": {"processing", "ignored"},
-    "processing": {"done", "waiting", "exception", "failed", "ignored", "received"},
+    "received": {"received", "processing", "ignored"},
+    # a committed "processing" row is a dead worker's claim: it is processed again
+    "processing": {"processing", "done", "waiting", "exception", "failed", "ignored",
+                   "received"},
     "waiting": {"processing", "received", "ignored"},
     "done": {"received"},
     "exception": {"received", "ignored"},

@@ -1,3 +1,5 @@
+from . import billing_external_mixin
+from . import billing_state_mixin
 from . import billing_provider
 from . import billing_event
 from . import billing_exception

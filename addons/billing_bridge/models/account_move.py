@@ -20,15 +20,9 @@ def split_quantity(amount, quantity, decimals):
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    _name = "account.move"
+    _inherit = ["account.move", "billing.external.mixin"]
 
-    billing_provider_id = fields.Many2one(
-        "billing.provider", readonly=True, copy=False, index="btree_not_null"
-    )
-    billing_external_ref = fields.Char(readonly=True, copy=False, index="btree_not_null",
-                                       string="Billing Reference")
-    billing_event_id = fields.Many2one("billing.event", readonly=True, copy=False,
-                                       index="btree_not_null")
     billing_subscription_ref = fields.Char(readonly=True, copy=False, index="btree_not_null")
     billing_subscription_id = fields.Many2one("billing.subscription", readonly=True, copy=False,
                                               index="btree_not_null")
@@ -43,26 +37,6 @@ class AccountMove(models.Model):
     )
     billing_period_start = fields.Date(readonly=True, copy=False)
     billing_period_end = fields.Date(readonly=True, copy=False)
-
-    def init(self):
-        result = super().init()
-        self.env.cr.execute(
-            """
-            CREATE UNIQUE INDEX IF NOT EXISTS account_move_billing_ref_uniq
-                ON account_move (billing_provider_id, billing_external_ref)
-             WHERE billing_external_ref IS NOT NULL
-            """
-        )
-        return result
-
-    @api.model
-    def _bb_find(self, provider, external_ref):
-        if not external_ref:
-            return self.browse()
-        return self.search(
-            [("billing_provider_id", "=", provider.id), ("billing_external_ref", "=", external_ref)],
-            limit=1,
-        )
 
     # ------------------------------------------------------------------
     # invoice.issued and credit_note.issued

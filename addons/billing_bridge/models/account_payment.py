@@ -8,40 +8,14 @@ REFUND_UNDONE = ("failed", "canceled")
 
 
 class AccountPayment(models.Model):
-    _inherit = "account.payment"
+    _name = "account.payment"
+    _inherit = ["account.payment", "billing.external.mixin"]
 
-    billing_provider_id = fields.Many2one(
-        "billing.provider", readonly=True, copy=False, index="btree_not_null"
-    )
-    billing_external_ref = fields.Char(readonly=True, copy=False, index="btree_not_null",
-                                       string="Billing Reference")
-    billing_event_id = fields.Many2one("billing.event", readonly=True, copy=False,
-                                       index="btree_not_null")
     billing_move_id = fields.Many2one(
         "account.move", readonly=True, copy=False, index="btree_not_null",
         string="Settled Document",
         help="Invoice this payment pays, or credit note this refund pays out.",
     )
-
-    def init(self):
-        result = super().init()
-        self.env.cr.execute(
-            """
-            CREATE UNIQUE INDEX IF NOT EXISTS account_payment_billing_ref_uniq
-                ON account_payment (billing_provider_id, billing_external_ref)
-             WHERE billing_external_ref IS NOT NULL
-            """
-        )
-        return result
-
-    @api.model
-    def _bb_find(self, provider, external_ref):
-        if not external_ref:
-            return self.browse()
-        return self.search(
-            [("billing_provider_id", "=", provider.id), ("billing_external_ref", "=", external_ref)],
-            limit=1,
-        )
 
     # ------------------------------------------------------------------
     # payment.succeeded

@@ -57,6 +57,8 @@ class BillingEvent(models.Model):
 
     _name = "billing.event"
     _description = "Billing Event"
+    _inherit = ["billing.state.mixin"]
+    _state_transitions = EVENT_TRANSITIONS
     _order = "received_at desc, id desc"
     _rec_name = "external_id"
 
@@ -572,19 +574,6 @@ class BillingEvent(models.Model):
     # ------------------------------------------------------------------
     # State transitions
     # ------------------------------------------------------------------
-
-    def _transition(self, new_state, **values):
-        for event in self:
-            if new_state != event.state and new_state not in EVENT_TRANSITIONS[event.state]:
-                raise UserError(
-                    _(
-                        "Event %(event)s cannot go from %(old)s to %(new)s.",
-                        event=event.display_name,
-                        old=event.state,
-                        new=new_state,
-                    )
-                )
-        self.write(dict(values, state=new_state))
 
     def _set_done(self, note=False):
         self._transition(

@@ -29,7 +29,7 @@ class BillingException(models.Model):
 
     _name = "billing.exception"
     _description = "Billing Exception"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "billing.state.mixin"]
     _order = "state_sequence, create_date desc, id desc"
 
     name = fields.Char(compute="_compute_name", store=True)
@@ -135,25 +135,12 @@ class BillingException(models.Model):
     # State transitions
     # ------------------------------------------------------------------
 
-    _TRANSITIONS = {
+    _state_transitions = {
         "open": {"approved", "rejected", "resolved"},
         "approved": {"resolved", "open"},
         "rejected": {"open"},
         "resolved": {"open"},
     }
-
-    def _transition(self, new_state, **values):
-        for exception in self:
-            if new_state not in self._TRANSITIONS[exception.state]:
-                raise UserError(
-                    _(
-                        "Exception %(name)s is %(old)s and cannot become %(new)s.",
-                        name=exception.name,
-                        old=exception.state,
-                        new=new_state,
-                    )
-                )
-        self.write(dict(values, state=new_state))
 
     def _check_approver(self):
         if not self.env.user.has_group("billing_bridge.group_billing_approver"):

@@ -1,4 +1,7 @@
+from psycopg2 import IntegrityError
+
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import (
     BillingLedgerCase,
@@ -302,3 +305,14 @@ class TestCreditNoteLines(BillingLedgerCase):
         self.process()
         self.assertEqual(event.exception_ids.exception_type, "unknown_object")
         self.assertIn("il_other", event.exception_ids.description)
+
+
+@tagged("post_install", "-at_install")
+class TestOneRecordPerProviderObject(BillingLedgerCase):
+    def test_database_refuses_a_second_record_for_the_same_object(self):
+        self.deliver_all(invoice_event("evt_inv"), payment_event("evt_pay"))
+        for record in (self.move("in_1"), self.payment("pi_1")):
+            with self.subTest(record._name), mute_logger("odoo.sql_db"), \
+                    self.assertRaises(IntegrityError), self.env.cr.savepoint():
+                record.copy({"billing_provider_id": self.provider.id,
+                             "billing_external_ref": record.billing_external_ref})

@@ -1,0 +1,39 @@
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+
+class BillingExternalMixin(models.AbstractModel):
+    """A record booked from one provider object: at most one per (provider, external id)."""
+
+    _name = "billing.external.mixin"
+    _description = "Booked from a billing provider object"
+
+    billing_provider_id = fields.Many2one(
+        "billing.provider", readonly=True, copy=False, index="btree_not_null"
+    )
+    billing_external_ref = fields.Char(string="Billing Reference", readonly=True, copy=False,
+                                       index="btree_not_null")
+    billing_event_id = fields.Many2one("billing.event", readonly=True, copy=False,
+                                       index="btree_not_null")
+
+    def init(self):
+        result = super().init()
+        if not self._abstract:
+            self.env.cr.execute(SQL(
+                """
+                CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (billing_provider_id, billing_external_ref)
+                 WHERE billing_external_ref IS NOT NULL
+                """,
+                SQL.identifier(f"{self._table}_billing_ref_uniq"),
+                SQL.identifier(self._table),
+            ))
+        return result
+
+    @api.model
+    def _bb_find(self, provider, external_ref):
+        if not external_ref:
+            return self.browse()
+        return self.search(
+            [("billing_provider_id", "=", provider.id), ("billing_external_ref", "=", external_ref)],
+            limit=1,
+        )
