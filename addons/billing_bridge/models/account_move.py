@@ -38,6 +38,11 @@ class AccountMove(models.Model):
     billing_period_start = fields.Date(readonly=True, copy=False)
     billing_period_end = fields.Date(readonly=True, copy=False)
 
+    def init(self):
+        result = super().init()
+        self._bb_create_ref_index()
+        return result
+
     # ------------------------------------------------------------------
     # invoice.issued and credit_note.issued
     # ------------------------------------------------------------------

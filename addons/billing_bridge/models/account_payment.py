@@ -17,6 +17,11 @@ class AccountPayment(models.Model):
         help="Invoice this payment pays, or credit note this refund pays out.",
     )
 
+    def init(self):
+        result = super().init()
+        self._bb_create_ref_index()
+        return result
+
     # ------------------------------------------------------------------
     # payment.succeeded
     # ------------------------------------------------------------------

@@ -16,18 +16,20 @@ class BillingExternalMixin(models.AbstractModel):
     billing_event_id = fields.Many2one("billing.event", readonly=True, copy=False,
                                        index="btree_not_null")
 
-    def init(self):
-        result = super().init()
-        if not self._abstract:
-            self.env.cr.execute(SQL(
-                """
-                CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (billing_provider_id, billing_external_ref)
-                 WHERE billing_external_ref IS NOT NULL
-                """,
-                SQL.identifier(f"{self._table}_billing_ref_uniq"),
-                SQL.identifier(self._table),
-            ))
-        return result
+    def _bb_create_ref_index(self):
+        """Unique (provider, external id); called by each model's own init().
+
+        Not done in an init() of this mixin: Odoo's sequence.mixin.init() does not
+        call super(), so on account.move it would never run.
+        """
+        self.env.cr.execute(SQL(
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (billing_provider_id, billing_external_ref)
+             WHERE billing_external_ref IS NOT NULL
+            """,
+            SQL.identifier(f"{self._table}_billing_ref_uniq"),
+            SQL.identifier(self._table),
+        ))
 
     @api.model
     def _bb_find(self, provider, external_ref):
