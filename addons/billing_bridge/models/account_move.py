@@ -128,7 +128,7 @@ class AccountMove(models.Model):
             "journal_id": self._bb_sale_journal(provider).id,
             "invoice_date": issued,
             "invoice_date_due": invoice.due_at.date() if invoice.due_at else issued,
-            "ref": invoice.number or invoice.external_ref,
+            "ref": self._bb_invoice_reference(invoice),
             "payment_reference": invoice.number or invoice.external_ref,
             "invoice_origin": invoice.subscription_ref or invoice.number,
             "billing_provider_id": provider.id,
@@ -346,6 +346,15 @@ class AccountMove(models.Model):
         if target["analytic_distribution"]:
             values["analytic_distribution"] = target["analytic_distribution"]
         return values
+
+    @api.model
+    def _bb_invoice_reference(self, invoice):
+        """The provider's number, with the billed period when there is one."""
+        reference = invoice.number or invoice.external_ref
+        if invoice.period_start and invoice.period_end \
+                and invoice.period_start < invoice.period_end:
+            reference += f" ({invoice.period_start.date()} - {invoice.period_end.date()})"
+        return reference
 
     @api.model
     def _bb_credited_line_target(self, provider, line):
