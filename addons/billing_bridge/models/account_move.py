@@ -54,19 +54,8 @@ class AccountMove(models.Model):
         ``items`` is a list of (event, canonical); returns {event id: note or
         error}. Problems found for one event never stop the others.
         """
-        outcomes, prepared = {}, []
-        known = self._bb_prefetch_invoices(items)
-        for event, canonical in items:
-            try:
-                values = self._bb_invoice_values(event, canonical, known)
-            except (WaitForObject, BusinessError) as error:
-                outcomes[event.id] = error
-                continue
-            if isinstance(values, str):
-                outcomes[event.id] = values
-            else:
-                known["moves"][(event.provider_id.id, canonical.data.external_ref)] = True
-                prepared.append((event, canonical, values))
+        outcomes, prepared = self._bb_prepare_batch(
+            items, self._bb_prefetch_invoices(items), self._bb_invoice_values)
         moves = self.create([values for _event, _canonical, values in prepared])
         rejected = self.browse()
         for (event, canonical, _values), move in zip(prepared, moves, strict=True):
@@ -98,7 +87,7 @@ class AccountMove(models.Model):
             [("provider_id", "in", list(providers)),
              ("external_ref", "in", [i.subscription_ref for i in invoices if i.subscription_ref])])
         return {
-            "moves": {(m.billing_provider_id.id, m.billing_external_ref): m for m in moves},
+            "booked": {(m.billing_provider_id.id, m.billing_external_ref): m for m in moves},
             "partners": {(r.provider_id.id, r.external_ref): r.partner_id for r in refs},
             "subscriptions": {(s.provider_id.id, s.external_ref): s for s in subscriptions},
         }
@@ -108,7 +97,7 @@ class AccountMove(models.Model):
         """Values of the draft for one invoice, or a note when already booked."""
         invoice = canonical.data
         provider = event.provider_id
-        existing = known["moves"].get((provider.id, invoice.external_ref))
+        existing = known["booked"].get((provider.id, invoice.external_ref))
         if existing:
             return _("Invoice %(ref)s is already booked%(move)s.", ref=invoice.external_ref,
                      move=_(" as %s", existing.display_name) if existing is not True else "")

@@ -33,19 +33,8 @@ class AccountPayment(models.Model):
         ``items`` is a list of (event, canonical); returns {event id: note or
         error}. Problems found for one event never stop the others.
         """
-        outcomes, prepared = {}, []
-        known = self._bb_prefetch_payments(items)
-        for event, canonical in items:
-            try:
-                plan = self._bb_payment_plan(event, canonical, known)
-            except (WaitForObject, BusinessError) as error:
-                outcomes[event.id] = error
-                continue
-            if isinstance(plan, str):
-                outcomes[event.id] = plan
-            else:
-                known["payments"][(event.provider_id.id, canonical.data.external_ref)] = True
-                prepared.append((event, canonical, plan))
+        outcomes, prepared = self._bb_prepare_batch(
+            items, self._bb_prefetch_payments(items), self._bb_payment_plan)
         payments = self._bb_create_posted([plan for _event, _canonical, plan in prepared])
         for (event, canonical, plan), payment in zip(prepared, payments, strict=True):
             invoice = plan["document"]
@@ -64,7 +53,7 @@ class AccountPayment(models.Model):
             [("billing_provider_id", "in", providers),
              ("billing_external_ref", "in", [p.invoice_ref for p in paid if p.invoice_ref])])
         return {
-            "payments": {(p.billing_provider_id.id, p.billing_external_ref): p for p in payments},
+            "booked": {(p.billing_provider_id.id, p.billing_external_ref): p for p in payments},
             "invoices": {(m.billing_provider_id.id, m.billing_external_ref): m for m in invoices},
         }
 
@@ -75,7 +64,7 @@ class AccountPayment(models.Model):
         provider = event.provider_id
         if not paid.amount:
             return _("Nothing was paid for %s (amount 0).", paid.invoice_ref or paid.external_ref)
-        existing = known["payments"].get((provider.id, paid.external_ref))
+        existing = known["booked"].get((provider.id, paid.external_ref))
         if existing:
             return _("Payment %(ref)s is already booked%(payment)s.", ref=paid.external_ref,
                      payment=_(" as %s", existing.name) if existing is not True else "")

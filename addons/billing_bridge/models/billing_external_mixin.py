@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..exceptions import BusinessError, WaitForObject
+
 
 class BillingExternalMixin(models.AbstractModel):
     """A record booked from one provider object: at most one per (provider, external id)."""
@@ -30,6 +32,29 @@ class BillingExternalMixin(models.AbstractModel):
             SQL.identifier(f"{self._table}_billing_ref_uniq"),
             SQL.identifier(self._table),
         ))
+
+    @api.model
+    def _bb_prepare_batch(self, items, known, prepare):
+        """Run ``prepare(event, canonical, known)`` on each (event, canonical).
+
+        Returns ``(outcomes, prepared)``: a note or an error raised for one event is
+        its outcome, anything else is prepared for booking. ``known["booked"]`` maps
+        (provider id, external id) to what is booked already; prepared objects are
+        added so that a second event about the same object in the batch is a note.
+        """
+        outcomes, prepared = {}, []
+        for event, canonical in items:
+            try:
+                result = prepare(event, canonical, known)
+            except (WaitForObject, BusinessError) as error:
+                outcomes[event.id] = error
+                continue
+            if isinstance(result, str):
+                outcomes[event.id] = result
+            else:
+                known["booked"][(event.provider_id.id, canonical.data.external_ref)] = True
+                prepared.append((event, canonical, result))
+        return outcomes, prepared
 
     @api.model
     def _bb_find(self, provider, external_ref):
