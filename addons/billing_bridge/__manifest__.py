@@ -14,6 +14,7 @@
         "security/ir.model.access.csv",
         "data/ir_cron.xml",
         "data/mail_activity_type.xml",
+        "data/mail_activity_type_exception.xml",
         "views/billing_exception_views.xml",
         "views/billing_event_views.xml",
         "views/billing_provider_views.xml",
@@ -22,6 +23,8 @@
         "views/billing_subscription_views.xml",
         "views/account_views.xml",
         "views/res_config_settings_views.xml",
+        "wizard/billing_mapping_wizard_views.xml",
+        "wizard/billing_link_customer_wizard_views.xml",
         "views/menus.xml",
     ],
     "demo": [

@@ -30,7 +30,8 @@ class BusinessError(Exception):
     """
 
     def __init__(self, exception_type, message, suggested_action=None,
-                 amount=None, currency=None, record=None, group_key=None):
+                 amount=None, currency=None, record=None, group_key=None,
+                 subject_ref=None, rule_type=None):
         super().__init__(message)
         self.exception_type = exception_type
         self.message = message
@@ -38,7 +39,11 @@ class BusinessError(Exception):
         self.amount = amount
         self.currency = currency
         self.record = record
+        # Identical causes share a key: they are routed and resolved together.
         self.group_key = group_key
+        # The external reference at fault, and the mapping rule type that fixes it.
+        self.subject_ref = subject_ref
+        self.rule_type = rule_type
 
 
 class WaitForObject(Exception):

@@ -38,8 +38,11 @@ class BillingWebhookController(http.Controller):
     )
     def health(self, **_kwargs):
         # sudo: anonymous monitoring sees aggregated counts only, no record data.
-        stats = request.env["billing.event"].sudo()._inbox_stats()
-        return request.make_json_response({"status": "ok", "inbox": stats})
+        env = request.env
+        stats = env["billing.event"].sudo()._inbox_stats()
+        exceptions = env["billing.exception"].sudo()._open_counts_by_type()
+        return request.make_json_response(
+            {"status": "ok", "inbox": stats, "open_exceptions_by_type": exceptions})
 
     # ------------------------------------------------------------------
 

@@ -11,5 +11,6 @@ from . import account_journal
 from . import account_move
 from . import account_move_line
 from . import account_payment
+from . import res_company
 from . import res_config_settings
 from . import res_partner

@@ -375,8 +375,14 @@ class AccountMove(models.Model):
         return label
 
     def _bb_check_total(self, expected_total, external_ref):
-        """The Odoo total must equal the provider's, to the cent."""
+        """The Odoo total must equal the provider's, to the cent.
+
+        An approver may have accepted the difference (context set by the exception's
+        "Accept difference"): it is then booked to the provider's write-off account.
+        """
         self.ensure_one()
+        if self._bb_difference_accepted(expected_total):
+            self._bb_book_difference(abs(expected_total) - Decimal(str(self.amount_total)))
         if self.currency_id.compare_amounts(self.amount_total, float(abs(expected_total))):
             difference = Decimal(str(self.amount_total)) - abs(expected_total)
             raise BusinessError(
@@ -398,6 +404,28 @@ class AccountMove(models.Model):
                 amount=difference,
                 currency=self.currency_id,
             )
+
+    def _bb_difference_accepted(self, expected_total):
+        provider = self.billing_provider_id
+        difference = abs(expected_total) - Decimal(str(self.amount_total))
+        return (
+            difference
+            and self.billing_event_id.id in self.env.context.get(
+                "billing_accept_difference_event_ids", ())
+            and provider.writeoff_account_id
+            and abs(difference) <= Decimal(str(provider.amount_tolerance))
+        )
+
+    def _bb_book_difference(self, difference):
+        """A tax-free line on the write-off account (lines are positive on both
+        invoices and credit notes, so the difference is added as it is)."""
+        self.write({"invoice_line_ids": [Command.create({
+            "name": _("Accepted difference with the billing platform"),
+            "account_id": self.billing_provider_id.writeoff_account_id.id,
+            "quantity": 1,
+            "price_unit": float(difference),
+            "tax_ids": [Command.clear()],
+        })]})
 
     # ------------------------------------------------------------------
     # invoice.voided

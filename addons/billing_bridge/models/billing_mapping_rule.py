@@ -107,6 +107,18 @@ class BillingMappingRule(models.Model):
                     _("Rule %s belongs to another company than its provider.", rule.display_name)
                 )
 
+    def action_dry_run(self):
+        """Preview what a change of this rule would book, next to what it booked."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Dry run of %s", self.display_name),
+            "res_model": "billing.mapping.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_rule_id": self.id},
+        }
+
     # ------------------------------------------------------------------
     # Resolution
     # ------------------------------------------------------------------
@@ -155,6 +167,8 @@ class BillingMappingRule(models.Model):
                     line.price_ref or line.product_ref or described,
                 ),
                 group_key=f"missing_mapping:product:{provider.id}:{line.price_ref or line.product_ref}",
+                subject_ref=line.price_ref or line.product_ref,
+                rule_type="product",
             )
         product = rule.product_id
         account = rule.account_id or product.property_account_income_id or \
@@ -198,6 +212,8 @@ class BillingMappingRule(models.Model):
                         else _("price-excluded"),
                     ),
                     group_key=f"missing_mapping:tax:{provider.id}:{tax_amount.tax_ref}",
+                    subject_ref=tax_amount.tax_ref,
+                    rule_type="tax",
                 )
             taxes |= rule.tax_ids
         return taxes
@@ -218,6 +234,8 @@ class BillingMappingRule(models.Model):
                     "exchange rate), or map it with a Currency rule, then replay this event."
                 ),
                 group_key=f"currency:{provider.id}:{code}",
+                subject_ref=(code or "").upper(),
+                rule_type=False if currency else "currency",
             )
         price_digits = self.env["decimal.precision"].precision_get("Product Price")
         if currency.decimal_places > price_digits:
@@ -250,6 +268,8 @@ class BillingMappingRule(models.Model):
                 suggested_action=_(
                     "Choose the Clearing Journal on the provider (or a Journal rule for %s), "
                     "then replay this event.", currency.name),
-                group_key=f"missing_mapping:journal:{provider.id}",
+                group_key=f"missing_mapping:journal:{provider.id}:{currency.name}",
+                subject_ref=currency.name,
+                rule_type="journal",
             )
         return journal

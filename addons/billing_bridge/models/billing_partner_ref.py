@@ -131,8 +131,9 @@ class BillingPartnerRef(models.Model):
                     "partner in Billing Customer Links, then replay this event.",
                     customer.external_ref,
                 ),
-                record=clash.partner_id or candidates[:1],
+                record=clash.partner_id | candidates,
                 group_key=f"duplicate_customer:{provider.id}:{customer.external_ref}",
+                subject_ref=customer.external_ref,
             )
         return candidates
 

@@ -123,6 +123,28 @@ class BillingProvider(models.Model):
         default=lambda self: self.env.user,
         help="Gets an activity when a customer's payment fails.",
     )
+    exception_user_id = fields.Many2one(
+        "res.users",
+        string="Exceptions Responsible",
+        default=lambda self: self.env.user,
+        help="Gets one activity per cause of billing exceptions of this provider.",
+    )
+    escalation_user_id = fields.Many2one(
+        "res.users",
+        string="Escalation Manager",
+        help="Gets an activity for exceptions left open longer than the company allows.",
+    )
+    amount_tolerance = fields.Float(
+        digits=(16, 3), default=0.05,
+        help="Largest difference, in the document's currency, that an approver may accept "
+        "from an amount mismatch exception; it is booked to the write-off account.",
+    )
+    writeoff_account_id = fields.Many2one(
+        "account.account",
+        string="Write-off Account",
+        check_company=True,
+        help="Receives accepted amount differences.",
+    )
     mapping_rule_ids = fields.One2many("billing.mapping.rule", "provider_id")
     payload_retention_days = fields.Integer(
         default=90,

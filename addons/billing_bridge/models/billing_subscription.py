@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 from odoo import Command, _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import format_amount, split_every
 
 from ..exceptions import WaitForObject
 
@@ -17,6 +19,9 @@ SUBSCRIPTION_STATUSES = [
 
 # Subscriptions that count in monthly recurring revenue.
 MRR_STATUSES = ("active", "past_due")
+
+# Open dunning episodes advanced (and committed) together by the daily cron.
+DUNNING_BATCH_SIZE = 200
 
 INTERVALS = [("day", "Day"), ("week", "Week"), ("month", "Month"), ("year", "Year")]
 
@@ -74,8 +79,32 @@ class BillingSubscription(models.Model):
         tracking=True,
     )
     dunning_level = fields.Integer(readonly=True, tracking=True)
-    last_payment_failure = fields.Char(readonly=True)
+    last_dunning_action_level = fields.Integer(
+        readonly=True, help="Highest dunning level whose actions already ran in this episode.")
+    first_failed_at = fields.Datetime(
+        string="In Dunning Since", readonly=True, index="btree_not_null",
+        help="First failed payment of the open dunning episode; cleared when a payment "
+        "succeeds.")
+    days_late = fields.Integer(compute="_compute_days_late",
+                               help="Days since the first failed payment of the episode.")
+    last_payment_failure = fields.Char(
+        string="Last Failure Reason", readonly=True,
+        help="Decline message and code given by the billing platform.")
     last_failed_at = fields.Datetime(readonly=True)
+    last_failed_invoice_ref = fields.Char(string="Failed Invoice (external)", readonly=True)
+    last_failed_invoice_id = fields.Many2one("account.move", string="Failed Invoice",
+                                             compute="_compute_last_failed_invoice_id")
+    last_failed_amount = fields.Monetary(string="Failed Amount", readonly=True,
+                                         currency_field="last_failed_currency_id")
+    last_failed_currency_id = fields.Many2one("res.currency", readonly=True)
+    amount_due = fields.Monetary(
+        compute="_compute_amount_due", store=True, currency_field="company_currency_id",
+        help="Open amount of the subscription's posted invoices, in the company currency.")
+    partner_flagged = fields.Boolean(
+        string="Customer Flagged", readonly=True,
+        help="A dunning level flagged the customer with a payment issue.")
+    partner_email = fields.Char(related="partner_id.email", string="Email")
+    partner_phone = fields.Char(related="partner_id.phone", string="Phone")
     last_paid_at = fields.Datetime(readonly=True)
     last_event_at = fields.Datetime(readonly=True)
     invoice_ids = fields.One2many("account.move", "billing_subscription_id", readonly=True)
@@ -104,6 +133,27 @@ class BillingSubscription(models.Model):
             subscription.mrr = currency._convert(
                 amount, subscription.company_currency_id, subscription.company_id, today
             ) if currency and subscription.company_id else 0.0
+
+    @api.depends("invoice_ids.state", "invoice_ids.amount_residual_signed")
+    def _compute_amount_due(self):
+        for subscription in self:
+            invoices = subscription.invoice_ids.filtered(
+                lambda m: m.state == "posted" and m.move_type in ("out_invoice", "out_refund"))
+            subscription.amount_due = sum(invoices.mapped("amount_residual_signed"))
+
+    @api.depends("first_failed_at")
+    def _compute_days_late(self):
+        today = fields.Datetime.now().date()
+        for subscription in self:
+            since = subscription.first_failed_at
+            subscription.days_late = max((today - since.date()).days, 0) if since else 0
+
+    @api.depends("provider_id", "last_failed_invoice_ref")
+    def _compute_last_failed_invoice_id(self):
+        Move = self.env["account.move"]
+        for subscription in self:
+            subscription.last_failed_invoice_id = Move._bb_find(
+                subscription.provider_id, subscription.last_failed_invoice_ref)
 
     @api.depends("invoice_ids")
     def _compute_invoice_count(self):
@@ -197,7 +247,10 @@ class BillingSubscription(models.Model):
         return commands
 
     # ------------------------------------------------------------------
-    # Dunning: payment.failed raises the level, a payment clears it
+    # Dunning. The first failed payment opens an episode (first_failed_at);
+    # payment.failed events and the daily cron move the level to the highest
+    # configured level whose day has come, running each level's actions once
+    # per episode; a successful payment ends the episode.
     # ------------------------------------------------------------------
 
     @api.model
@@ -212,54 +265,216 @@ class BillingSubscription(models.Model):
             return _("Payment of %s failed; it belongs to no subscription.", failure.invoice_ref)
         if subscription.last_paid_at and failure.failed_at <= subscription.last_paid_at:
             return _("Superseded: a later payment of %s succeeded.", subscription.external_ref)
-        reason = failure.failure_message or failure.failure_code or _("unknown reason")
-        if failure.failure_code and failure.failure_message:
-            reason = f"{failure.failure_message} ({failure.failure_code})"
-        values = {
-            # max(): replaying a failure never raises the level twice.
-            "dunning_level": max(subscription.dunning_level, failure.attempt_count or 1),
-            "last_payment_failure": reason,
-            "last_failed_at": failure.failed_at,
-        }
-        if subscription.status in ("active", "trialing"):
-            values["status"] = "past_due"
-        subscription.write(values)
-        subscription._bb_schedule_collection(failure, reason)
-        return _("Payment failed for %(sub)s (attempt %(n)s): %(reason)s",
-                 sub=subscription.external_ref, n=failure.attempt_count, reason=reason)
+        reason = self._bb_failure_reason(failure)
+        subscription.write(subscription._bb_failure_values(failure, reason))
+        if subscription.provider_id.dunning_level_ids:
+            done = subscription._bb_advance_dunning(fields.Datetime.now())
+            outcome = "; ".join(done.get(subscription.id, [])) or _("no new dunning action")
+        else:
+            outcome = subscription._bb_dunning_by_attempts(failure)
+        return _("Payment failed for %(sub)s (attempt %(n)s): %(reason)s. Dunning level "
+                 "%(level)s: %(outcome)s.", sub=subscription.external_ref,
+                 n=failure.attempt_count, reason=reason, level=subscription.dunning_level,
+                 outcome=outcome)
 
-    def _bb_schedule_collection(self, failure, reason):
+    @api.model
+    def _bb_failure_reason(self, failure):
+        if failure.failure_code and failure.failure_message:
+            return f"{failure.failure_message} ({failure.failure_code})"
+        return failure.failure_message or failure.failure_code or _("unknown reason")
+
+    def _bb_failure_values(self, failure, reason):
+        """What a failure changes; an older failure never overwrites a newer one's details."""
         self.ensure_one()
+        values = {}
+        if not self.first_failed_at or failure.failed_at < self.first_failed_at:
+            values["first_failed_at"] = failure.failed_at
+        if not self.last_failed_at or failure.failed_at >= self.last_failed_at:
+            currency = self.env["billing.mapping.rule"]._resolve_currency(
+                self.provider_id, failure.currency)
+            values.update(
+                last_payment_failure=reason,
+                last_failed_at=failure.failed_at,
+                last_failed_invoice_ref=failure.invoice_ref,
+                last_failed_amount=float(failure.amount_due),
+                last_failed_currency_id=currency.id,
+            )
+        if self.status in ("active", "trialing"):
+            values["status"] = "past_due"
+        return values
+
+    def _bb_dunning_by_attempts(self, failure):
+        """Without configured levels: the level follows the provider's attempt count."""
+        self.ensure_one()
+        # max(): replaying a failure never raises the level twice, a retry never lowers it.
+        level = max(self.dunning_level, failure.attempt_count or 1)
+        if level != self.dunning_level:
+            self.dunning_level = level
+        self._bb_schedule_collection(_("Payment failed (attempt %s)", failure.attempt_count))
+        return _("collection activity")
+
+    @api.model
+    def _cron_dunning(self):
+        """Daily: move every open dunning episode to the level its age calls for."""
+        now = fields.Datetime.now()
+        subscriptions = self.search([("first_failed_at", "!=", False),
+                                     ("provider_id.dunning_level_ids", "!=", False)])
+        events = self.env["billing.event"]
+        done = 0
+        for batch in split_every(DUNNING_BATCH_SIZE, subscriptions.ids, self.browse):
+            for company in batch.company_id:
+                batch.filtered(lambda s, company=company: s.company_id == company).with_company(
+                    company)._bb_advance_dunning(now)
+            events._commit_batch()
+            done += len(batch)
+            self.env["ir.cron"]._notify_progress(done=done, remaining=len(subscriptions) - done)
+
+    def _bb_advance_dunning(self, now):
+        """Raise each open episode to its due level; act once for each level newly reached.
+
+        Returns {subscription id: [what was done]} for the subscriptions that acted.
+        """
+        done = {}
+        for subscription in self.filtered("first_failed_at"):
+            levels = subscription.provider_id.dunning_level_ids.sorted("level")
+            if not levels:
+                continue
+            target = subscription._bb_due_level(levels, now)
+            acted = subscription.last_dunning_action_level
+            reached = levels.filtered(lambda l, acted=acted, target=target:
+                                      acted < l.level <= target)
+            values = {}
+            if target != subscription.dunning_level:
+                values["dunning_level"] = target
+            if target > acted:
+                values["last_dunning_action_level"] = target
+            if values:
+                subscription.write(values)
+            if reached:
+                done[subscription.id] = subscription._bb_run_dunning_actions(reached)
+        return done
+
+    def _bb_due_level(self, levels, now):
+        """Highest level whose day has come; never lower than today's, at least 1."""
+        self.ensure_one()
+        days = (now.date() - self.first_failed_at.date()).days
+        passed = levels.filtered(lambda l: l.days_after_failure <= days).mapped("level")
+        return max([self.dunning_level, 1, *passed])
+
+    def _bb_run_dunning_actions(self, levels):
+        """Run the actions of ``levels`` (reached together): one email, the highest one's."""
+        self.ensure_one()
+        top = levels[-1]
+        done = []
+        mail_level = levels.filtered("mail_template_id")[-1:]
+        if mail_level:
+            done.append(self._bb_dunning_email(mail_level))
+        if any(levels.mapped("schedule_activity")):
+            self._bb_schedule_collection(top.display_name,
+                                         deadline=fields.Date.context_today(self))
+            done.append(_("collection activity"))
+        if any(levels.mapped("flag_partner")) and not self.partner_flagged:
+            self.partner_flagged = True
+            done.append(_("customer flagged"))
+        if any(levels.mapped("notify_support")):
+            self._bb_notify_support(top)
+            done.append(_("support notice"))
+        self._message_log(body=_("Dunning %(level)s: %(done)s.", level=top.display_name,
+                                 done=", ".join(done) or _("nothing to do")))
+        return done
+
+    def _bb_dunning_email(self, level):
+        """Queue the level's email for the customer (the mail queue sends it)."""
+        self.ensure_one()
+        partner = self.partner_id
+        if not partner.email:
+            return _("no email: %s has no email address", partner.display_name or _("the customer"))
+        template = level.mail_template_id
+        template.send_mail(self.id, force_send=False)
+        return _("email “%(template)s” queued for %(email)s", template=template.name,
+                 email=partner.email)
+
+    def _bb_notify_support(self, level):
+        """Placeholder until the outbound API exists: say what the support tool would get."""
+        self.ensure_one()
+        self._message_log(body=_(
+            "Support notice (%(level)s): the support tool would be told that %(customer)s has "
+            "an unpaid amount of %(amount)s since %(since)s (%(reason)s). Sending it needs the "
+            "outbound API, which is not available yet.",
+            level=level.display_name, customer=self.partner_id.display_name or "-",
+            amount=self._bb_failed_amount_text(),
+            since=self.first_failed_at.date(), reason=self.last_payment_failure or "-",
+        ))
+
+    def _bb_failed_amount_text(self):
+        self.ensure_one()
+        currency = self.last_failed_currency_id or self.currency_id
+        if not currency:
+            return str(self.last_failed_amount)
+        return format_amount(self.env, self.last_failed_amount, currency)
+
+    def _bb_collection_activities(self):
         activity_type = self.env.ref("billing_bridge.mail_activity_type_collection")
-        user = self.provider_id.collections_user_id or self.provider_id.create_uid
-        summary = _("Payment failed (attempt %s)", failure.attempt_count)
-        note = _("%(amount)s %(currency)s due on %(invoice)s: %(reason)s",
-                 amount=failure.amount_due, currency=failure.currency,
-                 invoice=failure.invoice_ref or "-", reason=reason)
-        activity = self.activity_ids.filtered(lambda a: a.activity_type_id == activity_type)
+        return self.activity_ids.filtered(lambda a: a.activity_type_id == activity_type)
+
+    def _bb_schedule_collection(self, summary, deadline=None):
+        """Schedule the collection activity, or update the open one."""
+        self.ensure_one()
+        note = _("%(amount)s due on %(invoice)s: %(reason)s",
+                 amount=self._bb_failed_amount_text(),
+                 invoice=self.last_failed_invoice_ref or "-",
+                 reason=self.last_payment_failure or "-")
+        activity = self._bb_collection_activities()
         if activity:
-            activity.write({"summary": summary, "note": note})
+            values = {"summary": summary, "note": note}
+            if deadline:
+                values["date_deadline"] = deadline
+            activity.write(values)
             return
+        user = self.provider_id.collections_user_id or self.provider_id.create_uid
         self.activity_schedule(
-            activity_type_id=activity_type.id, summary=summary, note=note,
-            user_id=user.id, date_deadline=fields.Date.context_today(self),
+            "billing_bridge.mail_activity_type_collection", summary=summary, note=note,
+            user_id=user.id, date_deadline=deadline or fields.Date.context_today(self),
         )
 
     def _bb_payment_recovered(self, paid_at):
-        """A payment succeeded: reset dunning and close collection activities."""
-        activity_type = self.env.ref("billing_bridge.mail_activity_type_collection")
+        """A payment succeeded: it ends the dunning episode unless an older payment."""
         for subscription in self:
             if subscription.last_paid_at and paid_at < subscription.last_paid_at:
                 continue
             values = {"last_paid_at": paid_at}
-            if subscription.dunning_level:
-                values["dunning_level"] = 0
+            if subscription.last_failed_at and paid_at < subscription.last_failed_at:
+                # Delivered late: a newer failure still stands.
+                subscription.write(values)
+                continue
             if subscription.status == "past_due":
                 values["status"] = "active"
             subscription.write(values)
-            subscription.activity_ids.filtered(
-                lambda a: a.activity_type_id == activity_type
-            ).action_feedback(feedback=_("Paid on %s.", paid_at.date()))
+            subscription._bb_end_dunning(_("Paid on %s.", paid_at.date()))
+
+    def _bb_end_dunning(self, feedback):
+        """Close the episode: level 0, customer flag cleared, collection activities done."""
+        values = {"dunning_level": 0, "last_dunning_action_level": 0, "first_failed_at": False,
+                  "partner_flagged": False}
+        for subscription in self:
+            changed = {name: value for name, value in values.items()
+                       if subscription[name] != value}
+            if changed:
+                subscription.write(changed)
+        self._bb_collection_activities().action_feedback(feedback=feedback)
+
+    def action_end_dunning(self):
+        """End the dunning episode by hand, e.g. when the customer paid another way."""
+        self.check_access("write")
+        open_episodes = self.filtered(lambda s: s.first_failed_at or s.dunning_level)
+        if not open_episodes:
+            raise UserError(_("These subscriptions are not in dunning: there is nothing to end."))
+        feedback = _("Dunning ended by %s.", self.env.user.name)
+        # sudo: write access was checked above; the activities may belong to someone else.
+        open_episodes.sudo()._bb_end_dunning(feedback)
+        for subscription in open_episodes:
+            subscription.message_post(body=feedback)
+        return True
 
 
 class BillingSubscriptionLine(models.Model):

@@ -6,5 +6,6 @@ from . import test_signature
 from . import test_webhook
 from . import test_ledger
 from . import test_mapping
+from . import test_exception_queue
 from . import test_posting
 from . import test_subscription

@@ -149,6 +149,7 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
         self.assertEqual(health["status"], "ok")
         self.assertGreaterEqual(health["inbox"]["by_state"]["received"], 1)
         self.assertGreaterEqual(health["inbox"]["oldest_unprocessed_age_seconds"], 0)
+        self.assertIsInstance(health["open_exceptions_by_type"], dict)
         for leaked in ("ada@example.com", "Ada", GENERIC_SECRET, "cus_1"):
             self.assertNotIn(leaked, response.text)
 

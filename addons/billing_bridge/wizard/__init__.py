@@ -1,0 +1,2 @@
+from . import billing_mapping_wizard
+from . import billing_link_customer_wizard
