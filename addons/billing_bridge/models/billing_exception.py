@@ -435,6 +435,17 @@ class BillingException(models.Model):
         }
 
     @api.model
+    def _waiting_for_rule(self, rule_type, external_ref, company, provider=None):
+        """Open exceptions that a mapping rule of this type and reference fixes."""
+        if not (rule_type and external_ref):
+            return self.browse()
+        domain = [("state", "=", "open"), ("mapping_rule_type", "=", rule_type),
+                  ("subject_ref", "=", external_ref), ("company_id", "=", company.id)]
+        if provider:
+            domain.append(("provider_id", "=", provider.id))
+        return self.search(domain)
+
+    @api.model
     def _open_counts_by_type(self):
         """Open exceptions by type (monitoring)."""
         return dict(self._read_group([("state", "=", "open")], ["exception_type"], ["__count"]))

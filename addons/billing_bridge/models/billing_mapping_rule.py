@@ -11,6 +11,10 @@ RULE_TYPES = [
     ("currency", "Currency"),
 ]
 
+# Changing these may fix events waiting in the exception queue.
+RESOLVING_FIELDS = {"active", "rule_type", "external_ref", "provider_id", "product_id",
+                    "account_id", "tax_ids", "journal_id", "currency_id"}
+
 RULE_TYPE_HELP = {
     "product": "a price or product id of the billing platform (e.g. price_1Q..., prod_...)",
     "tax": "a tax rate id of the billing platform (e.g. txr_1Q...)",
@@ -106,6 +110,28 @@ class BillingMappingRule(models.Model):
                 raise ValidationError(
                     _("Rule %s belongs to another company than its provider.", rule.display_name)
                 )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create(vals_list)
+        rules._replay_waiting_events()
+        return rules
+
+    def write(self, vals):
+        result = super().write(vals)
+        if set(vals) & RESOLVING_FIELDS:
+            self._replay_waiting_events()
+        return result
+
+    def _replay_waiting_events(self):
+        """The cause of their exceptions is gone: apply the waiting events now."""
+        Exception_ = self.env["billing.exception"]
+        waiting = Exception_.browse()
+        for rule in self.filtered("active"):
+            waiting |= Exception_._waiting_for_rule(rule.rule_type, rule.external_ref,
+                                                    rule.company_id, rule.provider_id or None)
+        if waiting.event_id:
+            waiting.event_id.action_replay()
 
     def action_dry_run(self):
         """Preview what a change of this rule would book, next to what it booked."""

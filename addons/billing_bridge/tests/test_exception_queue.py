@@ -214,3 +214,11 @@ class TestExceptionQueue(BillingLedgerCase):
         self.unmapped_invoices(2)
         counts = self.env["billing.exception"]._open_counts_by_type()
         self.assertEqual(counts["missing_mapping"], 2)
+
+    def test_adding_the_rule_in_settings_resolves_the_waiting_exceptions(self):
+        events = self.unmapped_invoices(2)
+        self.env["billing.mapping.rule"].create(
+            {"rule_type": "product", "external_ref": "price_new", "product_id": self.product.id})
+        self.assertEqual(set(events.mapped("state")), {"done"})
+        self.assertEqual(set(events.exception_ids.mapped("state")), {"resolved"})
+        self.assertFalse(self.work_activities())

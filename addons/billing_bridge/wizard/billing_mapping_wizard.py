@@ -67,12 +67,9 @@ class BillingMappingWizard(models.TransientModel):
     def _waiting(self):
         """Open exceptions this rule would fix."""
         self.ensure_one()
-        domain = [("state", "=", "open"), ("mapping_rule_type", "=", self.rule_type),
-                  ("subject_ref", "=", self.external_ref), ("company_id", "=", self.company_id.id)]
-        if self.for_provider_only and self.provider_id:
-            domain.append(("provider_id", "=", self.provider_id.id))
-        return self.env["billing.exception"].search(domain) if self.external_ref else \
-            self.env["billing.exception"]
+        return self.env["billing.exception"]._waiting_for_rule(
+            self.rule_type, self.external_ref, self.company_id,
+            self.provider_id if self.for_provider_only else None)
 
     def _rule_values(self):
         return {
@@ -170,12 +167,10 @@ class BillingMappingWizard(models.TransientModel):
     # ------------------------------------------------------------------
 
     def action_apply(self):
-        """Save the rule and replay every event that was waiting for it."""
+        """Save the rule: saving replays every event that was waiting for it."""
         self.ensure_one()
         waiting = self._waiting()
         rule = self._save_rule()
-        if waiting:
-            waiting.event_id.action_replay()
         still_open = waiting.filtered(lambda e: e.state == "open")
         return {
             "type": "ir.actions.client",
