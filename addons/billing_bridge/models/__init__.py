@@ -6,6 +6,8 @@ from . import billing_exception
 from . import billing_partner_ref
 from . import billing_mapping_rule
 from . import billing_subscription
+from . import billing_dunning_level
+from . import billing_provider_dunning
 from . import billing_webhook_refusal
 from . import account_journal
 from . import account_move

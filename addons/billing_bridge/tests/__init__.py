@@ -9,3 +9,4 @@ from . import test_mapping
 from . import test_exception_queue
 from . import test_posting
 from . import test_subscription
+from . import test_dunning

@@ -1,3 +1,5 @@
+from freezegun import freeze_time
+
 from odoo.tests import tagged
 
 from .common import (
@@ -79,7 +81,8 @@ class TestSubscriptions(BillingLedgerCase):
         self.deliver_all(subscription_event("evt_sub"),
                          invoice_event("evt_inv2", "in_2", subscription_ref="sub_1",
                                        occurred_at="2026-12-01T08:00:00Z"))
-        self.deliver_all(failure_event("evt_fail1"))
+        with freeze_time("2026-12-01 09:30:00"):
+            self.deliver_all(failure_event("evt_fail1"))
         subscription = self.subscription()
         self.assertEqual((subscription.status, subscription.dunning_level), ("past_due", 1))
         self.assertIn("insufficient funds", subscription.last_payment_failure)
@@ -88,16 +91,24 @@ class TestSubscriptions(BillingLedgerCase):
                          self.env.ref("billing_bridge.mail_activity_type_collection"))
         self.assertEqual(activity.user_id, self.provider.collections_user_id)
 
-        self.Event.search([("external_id", "=", "evt_fail1")]).action_replay()
+        with freeze_time("2026-12-01 10:00:00"):
+            self.Event.search([("external_id", "=", "evt_fail1")]).action_replay()
         self.assertEqual(subscription.dunning_level, 1, "a replay never raises the level")
-        self.deliver_all(failure_event("evt_fail2", attempt=2,
-                                       occurred_at="2026-12-04T09:00:00Z"))
-        self.assertEqual(subscription.dunning_level, 2)
-        self.assertEqual(len(subscription.activity_ids), 1, "one collection item, updated")
+        with freeze_time("2026-12-04 09:30:00"):
+            self.deliver_all(failure_event("evt_fail2", attempt=2,
+                                           occurred_at="2026-12-04T09:00:00Z"))
+        self.assertEqual(subscription.dunning_level, 1, "a retry before day 7 stays at level 1")
+        with freeze_time("2026-12-08 09:30:00"):
+            self.deliver_all(failure_event("evt_fail3", attempt=3,
+                                           occurred_at="2026-12-08T09:00:00Z"))
+        self.assertEqual(subscription.dunning_level, 2, "day 7 since the first failure")
+        self.assertEqual(subscription.activity_ids, activity, "one collection item, updated")
 
-        self.deliver_all(payment_event("evt_pay2", "pi_2", "in_2",
-                                       occurred_at="2026-12-06T09:00:00Z"))
+        with freeze_time("2026-12-09 09:30:00"):
+            self.deliver_all(payment_event("evt_pay2", "pi_2", "in_2",
+                                           occurred_at="2026-12-09T09:00:00Z"))
         self.assertEqual((subscription.status, subscription.dunning_level), ("active", 0))
+        self.assertFalse(subscription.first_failed_at)
         self.assertFalse(subscription.activity_ids, "collection activity marked done")
         self.assertEqual(self.move("in_2").payment_state, "paid")
 
@@ -106,6 +117,30 @@ class TestSubscriptions(BillingLedgerCase):
         self.process()
         self.assertIn("Superseded", late.result_note)
         self.assertEqual(subscription.dunning_level, 0)
+
+    def test_without_dunning_levels_the_attempt_count_is_the_level(self):
+        self.provider.dunning_level_ids.unlink()
+        self.deliver_all(subscription_event("evt_sub"),
+                         invoice_event("evt_inv2", "in_2", subscription_ref="sub_1",
+                                       occurred_at="2026-12-01T08:00:00Z"))
+        self.deliver_all(failure_event("evt_fail1"))
+        subscription = self.subscription()
+        self.assertEqual((subscription.status, subscription.dunning_level), ("past_due", 1))
+        activity = subscription.activity_ids
+        self.assertEqual(activity.user_id, self.provider.collections_user_id)
+
+        self.Event.search([("external_id", "=", "evt_fail1")]).action_replay()
+        self.assertEqual(subscription.dunning_level, 1, "a replay never raises the level")
+        self.deliver_all(failure_event("evt_fail2", attempt=2,
+                                       occurred_at="2026-12-04T09:00:00Z"))
+        self.assertEqual(subscription.dunning_level, 2)
+        self.assertEqual(subscription.activity_ids, activity, "one collection item, updated")
+        self.assertEqual(activity.summary, "Payment failed (attempt 2)")
+
+        self.deliver_all(payment_event("evt_pay2", "pi_2", "in_2",
+                                       occurred_at="2026-12-06T09:00:00Z"))
+        self.assertEqual((subscription.status, subscription.dunning_level), ("active", 0))
+        self.assertFalse(subscription.activity_ids, "collection activity marked done")
 
     def test_failure_for_an_unknown_subscription_waits(self):
         event = self.ingest(failure_event("evt_fail"))
