@@ -225,6 +225,76 @@ class CreditNote:
 
 
 @dataclass(frozen=True)
+class BalanceTransaction:
+    """One movement of the processor balance, in the settlement currency.
+
+    ``amount`` is signed as it moves the balance (+ a charge, - a refund or a
+    dispute); ``fee`` is the processor's fee on it (positive is a cost) and
+    ``net = amount - fee``. ``fee_details`` are (fee type, amount) pairs adding
+    up to ``fee``. ``category`` is one of: charge, refund, dispute, fee,
+    adjustment, payout, other.
+    """
+
+    external_ref: str
+    category: str
+    amount: Decimal
+    currency: str
+    fee: Decimal = Decimal(0)
+    net: Decimal = Decimal(0)
+    fee_details: tuple = ()  # (fee type, Decimal amount)
+    source_ref: str | None = None  # the provider object: charge, refund, dispute...
+    payment_ref: str | None = None  # same key as Payment.external_ref / Refund.external_ref
+    payout_ref: str | None = None
+    original_amount: Decimal | None = None  # in the customer's (presentment) currency
+    original_currency: str | None = None
+    created_at: datetime | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Payout:
+    """Money sent from the processor balance to the bank."""
+
+    external_ref: str
+    amount: Decimal
+    currency: str
+    arrival_at: datetime
+    status: str = "paid"  # paid, failed, canceled, pending, in_transit
+    # None: the adapter fetches them from the provider's API (_bb_payout_transactions)
+    transactions: tuple | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """A chargeback: the disputed amount (and a fee) leave the processor balance."""
+
+    external_ref: str
+    amount: Decimal
+    currency: str
+    status: str  # needs_response, under_review, won, lost, warning_* ...
+    payment_ref: str | None = None  # same key as Payment.external_ref
+    fee: Decimal = Decimal(0)  # in ``fee_currency`` (the settlement currency)
+    fee_currency: str | None = None
+    reason: str | None = None
+    evidence_due_at: datetime | None = None
+    opened_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Fee:
+    """A processor fee booked on its own (generic providers)."""
+
+    external_ref: str
+    amount: Decimal
+    currency: str
+    charged_at: datetime
+    fee_type: str = "processing"
+    payout_ref: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
 class CanonicalEvent:
     """One business fact, ready for the core to apply.
 
