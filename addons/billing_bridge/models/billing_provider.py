@@ -2,18 +2,20 @@ import json
 import logging
 import time
 from collections import Counter
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from ..exceptions import BusinessError, WebhookRefused
+from ..exceptions import BusinessError, MalformedEvent, WebhookRefused
 from ..generic import envelope_from_generic, normalize_generic
 from ..signature import verify_signature
 
 _logger = logging.getLogger(__name__)
 
 POST_BATCH_SIZE = 100
+BACKFILL_DAYS = 30  # Stripe keeps events for 30 days
 CRON_TIME_BUDGET = 50  # seconds per cron call; the cron is rescheduled at once if work remains
 
 SECRET_FIELD_OPTIONS = {
@@ -291,6 +293,59 @@ class BillingProvider(models.Model):
         return result
 
     # ------------------------------------------------------------------
+    # Backfill: events missed while the webhook was down
+    # ------------------------------------------------------------------
+
+    def action_backfill(self):
+        """Button: pull the provider's recent events into the inbox now."""
+        self.env["billing.event"]._check_operator_rights()
+        stored = sum(provider._bb_backfill() for provider in self)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Backfill done"),
+                "message": _("%s missed event(s) added to the inbox.", stored),
+                "type": "success",
+            },
+        }
+
+    @api.model
+    def _cron_backfill(self):
+        providers = self.search([("state", "=", "enabled")])
+        for done, provider in enumerate(providers, start=1):
+            try:
+                with self.env.cr.savepoint():
+                    provider._bb_backfill()
+            except Exception as error:  # noqa: BLE001 - one provider's outage must not stop the others
+                _logger.warning("Backfill of billing provider %s failed: %s", provider.id, error)
+            self.env["billing.event"]._commit_batch()
+            self.env["ir.cron"]._notify_progress(done=done, remaining=len(providers) - done)
+
+    def _bb_backfill(self):
+        """Store events since the newest one seen (at most BACKFILL_DAYS back); count new ones."""
+        self.ensure_one()
+        # sudo: backfill is a system job writing the inbox, like the webhook.
+        provider = self.sudo()
+        Event = self.env["billing.event"].sudo()
+        newest = Event.search([("provider_id", "=", self.id)], order="occurred_at desc",
+                              limit=1).occurred_at
+        floor = fields.Datetime.now() - timedelta(days=BACKFILL_DAYS)
+        stored = 0
+        for raw in provider._bb_fetch_events(max(newest, floor) if newest else floor):
+            try:
+                envelope = provider._bb_envelope(raw)
+            except MalformedEvent as error:
+                _logger.warning("Backfill of provider %s skipped a malformed event: %s",
+                                self.id, error)
+                continue
+            stored += Event._ingest(provider, envelope, raw)[1]
+        if stored:
+            Event._trigger_processing()
+            self.message_post(body=_("Backfill added %s missed event(s) to the inbox.", stored))
+        return stored
+
+    # ------------------------------------------------------------------
     # Posting
     # ------------------------------------------------------------------
 
@@ -413,6 +468,29 @@ class BillingProvider(models.Model):
         if self.provider_type == "generic":
             return envelope_from_generic(event)
         raise NotImplementedError(f"No envelope parser for {self.provider_type}")
+
+    def _bb_payout_transactions(self, payout):
+        """Balance transactions of ``payout`` (canonical ``Payout``) from the provider's API.
+
+        Only called when the payout event did not carry them. Returns a tuple of
+        canonical ``BalanceTransaction``; raises ``BusinessError`` when impossible.
+        """
+        self.ensure_one()
+        raise BusinessError(
+            "unknown_object",
+            _("%(provider)s sent payout %(payout)s without its balance transactions and "
+              "cannot list them.", provider=self.name, payout=payout.external_ref),
+            suggested_action=_("Send the payout again with its transactions, then replay."),
+        )
+
+    def _bb_fetch_events(self, since):
+        """Provider events that occurred after ``since`` (naive UTC), oldest first.
+
+        Used to backfill deliveries lost while the webhook was down; each item is
+        a raw event, exactly as a webhook delivery would carry it.
+        """
+        self.ensure_one()
+        return []
 
     def _bb_normalize(self, event_record):
         """Turn a stored event into a list of ``CanonicalEvent``.
