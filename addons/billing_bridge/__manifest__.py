@@ -22,6 +22,7 @@
         "views/billing_partner_ref_views.xml",
         "views/billing_mapping_rule_views.xml",
         "views/billing_subscription_views.xml",
+        "views/billing_balance_transaction_views.xml",
         "views/billing_dunning_views.xml",
         "views/account_views.xml",
         "views/res_config_settings_views.xml",

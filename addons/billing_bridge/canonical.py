@@ -313,6 +313,15 @@ class CanonicalEvent:
             raise ValueError(f"Unknown canonical event type {self.type!r}")
 
 
+def money_of(data):
+    """(amount, currency code) a canonical object is about, or (None, None)."""
+    for attribute in ("total", "amount", "amount_due"):
+        amount = getattr(data, attribute, None)
+        if isinstance(amount, Decimal):
+            return amount, getattr(data, "currency", None)
+    return None, None
+
+
 def minor_to_decimal(amount, exponent):
     """Convert an integer amount in minor units into an exact ``Decimal``.
 

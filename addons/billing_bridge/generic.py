@@ -67,6 +67,10 @@ DATA_CLASSES = {
     c.PAYMENT_FAILED: c.PaymentFailure,
     c.REFUND_PROCESSED: c.Refund,
     c.CREDIT_NOTE_ISSUED: c.CreditNote,
+    c.PAYOUT_PAID: c.Payout,
+    c.DISPUTE_OPENED: c.Dispute,
+    c.DISPUTE_CLOSED: c.Dispute,
+    c.FEE_CHARGED: c.Fee,
 }
 
 # Element type of the tuple fields of canonical dataclasses.
@@ -75,6 +79,7 @@ TUPLE_ITEMS = {
     "lines": c.DocumentLine,
     "taxes": c.TaxAmount,
     "refund_refs": str,
+    "transactions": c.BalanceTransaction,
 }
 
 
@@ -90,6 +95,8 @@ def _value(annotation, value, name):
         return parse_datetime(value)
     if c.Address in kinds:
         return _build(c.Address, value)
+    if name == "fee_details":
+        return tuple((kind, Decimal(amount)) for kind, amount in value)
     if tuple in kinds or annotation is tuple:
         item = TUPLE_ITEMS[name]
         return tuple(item(v) if item is str else _build(item, v) for v in value)

@@ -9,8 +9,10 @@ from . import billing_subscription
 from . import billing_dunning_level
 from . import billing_provider_dunning
 from . import billing_webhook_refusal
+from . import billing_balance_transaction
 from . import account_journal
 from . import account_move
+from . import account_move_settlement
 from . import account_move_line
 from . import account_payment
 from . import res_company

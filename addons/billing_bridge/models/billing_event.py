@@ -36,6 +36,8 @@ PHASES = (
     (c.REFUND_PROCESSED,),
     (c.PAYMENT_FAILED,),
     (c.INVOICE_VOIDED,),
+    (c.DISPUTE_OPENED, c.DISPUTE_CLOSED),
+    (c.PAYOUT_PAID, c.FEE_CHARGED),
 )
 PHASE_RANK = {ctype: rank for rank, types in enumerate(PHASES) for ctype in types}
 
@@ -92,6 +94,9 @@ class BillingEvent(models.Model):
     processed_at = fields.Datetime(readonly=True)
     exception_ids = fields.One2many("billing.exception", "event_id", readonly=True)
     exception_count = fields.Integer(compute="_compute_exception_count")
+    amount = fields.Float(readonly=True, digits=(16, 3),
+                          help="Amount of the object, as the provider states it.")
+    currency_code = fields.Char(string="Currency", readonly=True)
     partner_id = fields.Many2one("res.partner", readonly=True, index="btree_not_null")
     move_ids = fields.One2many("account.move", "billing_event_id", string="Journal Entries",
                                readonly=True)
@@ -418,6 +423,7 @@ class BillingEvent(models.Model):
             except Exception:  # noqa: BLE001 - the one-by-one path records why
                 singles |= event
                 continue
+            event._remember_amount(canonicals)
             if len(canonicals) == 1 and canonicals[0].type == event.canonical_type:
                 items.append((event, canonicals[0]))
             else:
@@ -464,8 +470,10 @@ class BillingEvent(models.Model):
         self.ensure_one()
         self._transition("processing")
         try:
+            canonical_events = self.provider_id._bb_normalize(self)
+            self._remember_amount(canonical_events)
             with self.env.cr.savepoint():
-                outcome, note = self.with_company(self.company_id)._apply()
+                outcome, note = self.with_company(self.company_id)._apply(canonical_events)
         except WaitForObject as wait:
             self._set_waiting(wait)
         except BusinessError as error:
@@ -487,13 +495,12 @@ class BillingEvent(models.Model):
     # Apply: normalize and dispatch to one handler per canonical type
     # ------------------------------------------------------------------
 
-    def _apply(self):
-        """Normalize the payload and run the handler of each canonical event.
+    def _apply(self, canonical_events):
+        """Run the handler of each canonical event of this (normalized) event.
 
         Returns ``(outcome, note)`` where outcome is ``done`` or ``ignored``
         (no handler for any of the canonical events).
         """
-        canonical_events = self.provider_id._bb_normalize(self)
         notes = []
         handled = False
         for canonical in canonical_events:
@@ -510,6 +517,14 @@ class BillingEvent(models.Model):
                 {canonical.object_ref, getattr(canonical.data, "external_ref", None)},
             )
         return ("done" if handled else "ignored"), "; ".join(notes)[:1000] or False
+
+    def _remember_amount(self, canonical_events):
+        """Keep the provider's amount on the event (reconciliation, inbox columns)."""
+        for canonical in canonical_events[:1]:
+            amount, currency = c.money_of(canonical.data)
+            if amount is not None and (self.amount != float(amount)
+                                       or self.currency_code != currency):
+                self.write({"amount": float(amount), "currency_code": currency})
 
     def _apply_single(self, canonical):
         """Run the batch handler of ``canonical``'s type on this one event."""
@@ -570,6 +585,18 @@ class BillingEvent(models.Model):
 
     def _handle_refund_processed(self, canonical):
         return self.env["account.payment"]._bb_apply_refund(self, canonical)
+
+    def _handle_payout_paid(self, canonical):
+        return self.env["account.move"]._bb_apply_payout(self, canonical)
+
+    def _handle_fee_charged(self, canonical):
+        return self.env["account.move"]._bb_apply_fee(self, canonical)
+
+    def _handle_dispute_opened(self, canonical):
+        return self.env["account.move"]._bb_apply_dispute_opened(self, canonical)
+
+    def _handle_dispute_closed(self, canonical):
+        return self.env["account.move"]._bb_apply_dispute_closed(self, canonical)
 
     # ------------------------------------------------------------------
     # State transitions

@@ -21,6 +21,10 @@ EXCEPTION_TYPES = [
     ("unsupported_payload", "Unsupported payload"),
 ]
 
+# Types that ask a person for a decision, not report that processing failed:
+# the event they came from succeeding does not settle them.
+DECISION_TYPES = ("approval_required", "dispute", "reconciliation_mismatch")
+
 EXCEPTION_STATES = [
     ("open", "Open"),
     ("approved", "Approved"),
@@ -178,8 +182,9 @@ class BillingException(models.Model):
         return exception
 
     def _close_for_event(self, note):
-        """Resolve the open exceptions whose event no longer needs a person."""
-        open_exceptions = self.filtered(lambda e: e.state == "open")
+        """Resolve the processing exceptions of an event that has now succeeded."""
+        open_exceptions = self.filtered(
+            lambda e: e.state == "open" and e.exception_type not in DECISION_TYPES)
         if open_exceptions:
             open_exceptions._transition("resolved", resolution_note=note)
 

@@ -107,6 +107,12 @@ class BillingProvider(models.Model):
         check_company=True,
         help="Expense account for the processor's fees.",
     )
+    dispute_account_id = fields.Many2one(
+        "account.account",
+        string="Disputes Account",
+        check_company=True,
+        help="Current asset holding disputed funds until a dispute is won or lost.",
+    )
     posting_policy = fields.Selection(
         [("auto", "Post automatically"), ("approval", "Approval above threshold")],
         default="auto",

@@ -110,3 +110,10 @@ class TestPostingPolicy(BillingLedgerCase):
     def test_only_approvers_post(self):
         with self.assertRaises(AccessError):
             self.env["billing.provider"].with_user(self.finance_user).post_pending()
+
+    def test_replaying_the_invoice_event_keeps_the_approval_request(self):
+        self.provider.write({"posting_policy": "approval", "approval_threshold": 0})
+        self.deliver_all(invoice_event("evt_inv"))
+        approval = self.approval(self.move("in_1"))
+        self.Event.search([("external_id", "=", "evt_inv")]).action_replay()
+        self.assertEqual(approval.state, "open")
