@@ -1,5 +1,7 @@
 from odoo.tests import tagged
 
+from odoo.addons.billing_bridge.exceptions import MalformedEvent
+
 from .common import BillingLedgerCase, generic_event, invoice_event, invoice_line, payment_event
 
 
@@ -156,7 +158,7 @@ class TestSettlement(BillingLedgerCase):
     def test_generic_payout_without_transactions_is_an_exception(self):
         event = payout_event("evt_po", "po_1", "10.00", [])
         del event["data"]["transactions"]
-        with self.assertRaises(Exception):  # the schema requires them: refused at the door
+        with self.assertRaises(MalformedEvent):  # the schema requires them: refused at the door
             self.provider._bb_envelope(event)
 
     def test_fee_charged_on_its_own(self):
