@@ -52,16 +52,26 @@ class AccountMove(models.Model):
 
     @api.model
     def _bb_fee_entry(self, event, payout_ref, transactions, journal, currency, date):
-        """One entry for all fees of a payout: a line per fee type."""
+        """One entry for all fees of a payout: a line per fee type.
+
+        A dispute's fee already booked when the dispute opened is not booked again.
+        """
+        provider = event.provider_id
+        booked_dispute_fees = set(self.search([
+            ("billing_provider_id", "=", provider.id),
+            ("billing_external_ref", "in", [f"{t.source_ref}:fee" for t in transactions
+                                            if t.category == "dispute" and t.source_ref]),
+        ]).mapped("billing_external_ref"))
         by_type = defaultdict(Decimal)
         for txn in transactions:
+            if f"{txn.source_ref}:fee" in booked_dispute_fees:
+                continue
             details = txn.fee_details or ((("processing", txn.fee),) if txn.fee else ())
             for fee_type, amount in details:
                 by_type[fee_type] += amount
         total = sum(by_type.values(), Decimal(0))
         if not total:
             return self.browse()
-        provider = event.provider_id
         lines = [(self._bb_fee_account(provider, fee_type), amount, _("%s fees", fee_type))
                  for fee_type, amount in sorted(by_type.items()) if amount]
         lines.append((journal.default_account_id, -total, _("Fees of payout %s", payout_ref)))
@@ -193,7 +203,7 @@ class AccountMove(models.Model):
              (journal.default_account_id, -dispute.amount,
               _("Dispute %s", dispute.external_ref), partner)],
             _("Dispute %s", dispute.external_ref))
-        if dispute.fee:
+        if dispute.fee and not self._bb_dispute_fee_settled(provider, dispute):
             fee_currency = self.env["billing.mapping.rule"]._resolve_currency(
                 provider, dispute.fee_currency or dispute.currency)
             fee_journal = self.env["billing.mapping.rule"]._resolve_clearing_journal(
@@ -253,6 +263,14 @@ class AccountMove(models.Model):
                                 _("The disputed payment %s is not booked yet.",
                                   dispute.payment_ref))
         return payment
+
+    @api.model
+    def _bb_dispute_fee_settled(self, provider, dispute):
+        """Was the dispute fee booked already with the fees of a payout?"""
+        return bool(self.env["billing.balance.transaction"].search_count([
+            ("provider_id", "=", provider.id), ("category", "=", "dispute"),
+            ("source_ref", "=", dispute.external_ref), ("fee", "!=", 0),
+        ]))
 
     @api.model
     def _bb_dispute_account(self, provider):

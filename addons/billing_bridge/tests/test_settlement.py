@@ -168,3 +168,17 @@ class TestSettlement(BillingLedgerCase):
         self.deliver_all(fee)
         self.assertEqual(self.balance(self.fee_account), 20.0)
         self.assertEqual(self.balance(self.clearing_journal.default_account_id), -20.0)
+
+    def test_a_dispute_fee_is_booked_once_whatever_comes_first(self):
+        dispute_txn = txn("txn_dp", "dispute", "-119.00", "15.00", source_ref="dp_1",
+                          fee_details=[["stripe_fee", "15.00"]])
+        for payout_first in (False, True):
+            with self.subTest(payout_first=payout_first), self.env.cr.savepoint() as sp:
+                self.paid_invoice(1)
+                events = [dispute_event("evt_dp_open", "needs_response"),
+                          payout_event("evt_po", "po_1", "1.00", [dispute_txn],
+                                       occurred_at="2026-11-09T08:00:00Z")]
+                for event in (events[::-1] if payout_first else events):
+                    self.deliver_all(event)
+                self.assertEqual(self.balance(self.fee_account), 15.0)
+                sp.rollback()
