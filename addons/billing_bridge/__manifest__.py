@@ -23,6 +23,8 @@
         "views/billing_mapping_rule_views.xml",
         "views/billing_subscription_views.xml",
         "views/billing_balance_transaction_views.xml",
+        "report/billing_reconciliation_report.xml",
+        "views/billing_reconciliation_run_views.xml",
         "views/billing_dunning_views.xml",
         "views/account_views.xml",
         "views/res_config_settings_views.xml",

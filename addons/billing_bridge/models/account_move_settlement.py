@@ -64,7 +64,9 @@ class AccountMove(models.Model):
         ]).mapped("billing_external_ref"))
         by_type = defaultdict(Decimal)
         for txn in transactions:
-            if f"{txn.source_ref}:fee" in booked_dispute_fees:
+            # The withdrawal's fee was booked when the dispute opened; a fee given back
+            # with the reinstated funds (negative) was not, and is booked here.
+            if txn.fee > 0 and f"{txn.source_ref}:fee" in booked_dispute_fees:
                 continue
             details = txn.fee_details or ((("processing", txn.fee),) if txn.fee else ())
             for fee_type, amount in details:
@@ -269,7 +271,7 @@ class AccountMove(models.Model):
         """Was the dispute fee booked already with the fees of a payout?"""
         return bool(self.env["billing.balance.transaction"].search_count([
             ("provider_id", "=", provider.id), ("category", "=", "dispute"),
-            ("source_ref", "=", dispute.external_ref), ("fee", "!=", 0),
+            ("source_ref", "=", dispute.external_ref), ("fee", ">", 0),
         ]))
 
     @api.model

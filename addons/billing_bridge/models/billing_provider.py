@@ -489,6 +489,14 @@ class BillingProvider(models.Model):
             suggested_action=_("Send the payout again with its transactions, then replay."),
         )
 
+    def _bb_sync_balance_transactions(self, date_from, date_to):
+        """Store the provider's balance transactions of a period before reconciling it.
+
+        Providers with an API fill this in (transactions not yet paid out are
+        known only there); the default relies on those stored with payouts.
+        """
+        self.ensure_one()
+
     def _bb_fetch_events(self, since):
         """Provider events that occurred after ``since`` (naive UTC), oldest first.
 
