@@ -26,6 +26,7 @@
         "report/billing_reconciliation_report.xml",
         "views/billing_reconciliation_run_views.xml",
         "views/billing_dunning_views.xml",
+        "views/billing_health_views.xml",
         "views/account_views.xml",
         "views/res_config_settings_views.xml",
         "wizard/billing_mapping_wizard_views.xml",

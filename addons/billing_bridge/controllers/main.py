@@ -41,8 +41,10 @@ class BillingWebhookController(http.Controller):
         env = request.env
         stats = env["billing.event"].sudo()._inbox_stats()
         exceptions = env["billing.exception"].sudo()._open_counts_by_type()
-        return request.make_json_response(
-            {"status": "ok", "inbox": stats, "open_exceptions_by_type": exceptions})
+        providers = env["billing.provider"].sudo()._bb_health_report()
+        return request.make_json_response({
+            "status": "ok", "inbox": stats, "open_exceptions_by_type": exceptions,
+            "providers": providers})
 
     # ------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from . import billing_provider_dunning
 from . import billing_webhook_refusal
 from . import billing_balance_transaction
 from . import billing_reconciliation_run
+from . import billing_provider_health
+from . import billing_event_report
 from . import account_journal
 from . import account_move
 from . import account_move_settlement

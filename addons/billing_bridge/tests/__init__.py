@@ -12,3 +12,4 @@ from . import test_reconciliation
 from . import test_posting
 from . import test_subscription
 from . import test_dunning
+from . import test_health

@@ -150,6 +150,10 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
         self.assertGreaterEqual(health["inbox"]["by_state"]["received"], 1)
         self.assertGreaterEqual(health["inbox"]["oldest_unprocessed_age_seconds"], 0)
         self.assertIsInstance(health["open_exceptions_by_type"], dict)
+        [provider] = [p for p in health["providers"] if p["provider"] == self.provider.id]
+        self.assertEqual((provider["received_24h"], provider["backlog"]), (1, 1))
+        self.assertEqual(set(provider["payment_to_ledger_seconds"]), {"p50", "p95", "count"})
+        self.assertIn(provider["status"], ("ok", "warning", "danger"))
         for leaked in ("ada@example.com", "Ada", GENERIC_SECRET, "cus_1"):
             self.assertNotIn(leaked, response.text)
 
