@@ -13,3 +13,4 @@ from . import test_posting
 from . import test_subscription
 from . import test_dunning
 from . import test_health
+from . import test_provider_setup
