@@ -221,6 +221,7 @@ class BillingSubscription(models.Model):
             ).billing_subscription_id = subscription
             note = _("Created subscription %(ref)s (%(status)s).", ref=data.external_ref,
                      status=subscription.status)
+        self.env["billing.mrr.change"]._record(subscription, canonical.occurred_at)
         return note
 
     @api.model
@@ -267,6 +268,7 @@ class BillingSubscription(models.Model):
             return _("Superseded: a later payment of %s succeeded.", subscription.external_ref)
         reason = self._bb_failure_reason(failure)
         subscription.write(subscription._bb_failure_values(failure, reason))
+        self.env["billing.mrr.change"]._record(subscription, failure.failed_at)
         if subscription.provider_id.dunning_level_ids:
             done = subscription._bb_advance_dunning(fields.Datetime.now())
             outcome = "; ".join(done.get(subscription.id, [])) or _("no new dunning action")

@@ -12,5 +12,6 @@ from . import test_reconciliation
 from . import test_posting
 from . import test_subscription
 from . import test_dunning
+from . import test_mrr
 from . import test_health
 from . import test_provider_setup
