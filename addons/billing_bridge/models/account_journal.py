@@ -11,7 +11,9 @@ class AccountJournal(models.Model):
         clearing journal, that is the journal's own account (the processor
         balance), which payouts later empty into the bank.
         """
-        for journal in self.filtered("default_account_id"):
+        # sudo: billing administrators choose the clearing journal without holding accounting
+        # rights; only the journal's own empty manual payment methods are filled.
+        for journal in self.sudo().filtered("default_account_id"):
             manual_lines = (journal.inbound_payment_method_line_ids
                             | journal.outbound_payment_method_line_ids).filtered(
                 lambda line: line.code == "manual" and not line.payment_account_id)

@@ -129,7 +129,10 @@ class BillingMappingWizard(models.TransientModel):
 
     def _proposed_lines(self, event):
         """The journal items replaying ``event`` would create now (savepoint only)."""
-        Move = self.env["account.move"]
+        # sudo: replaying is a system job (see billing.event.action_replay), so its preview
+        # books as the system does; the caller's rights were checked by the wizard's ACL,
+        # and the savepoint is rolled back.
+        Move = self.env["account.move"].sudo()
         try:
             canonicals = event.provider_id._bb_normalize(event)
             lines = []
