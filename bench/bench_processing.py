@@ -15,53 +15,12 @@ suite installed: ``scripts/bench`` does that. Usage::
 
 import argparse
 import json
-import resource
 import time
-import uuid
 from datetime import datetime, timezone
 
-import odoo
-from odoo import Command, api
-from odoo.modules.registry import Registry
+from common import Fixture, open_registry, parse_args, peak_rss_mib, superuser_env
 
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class Fixture:
-    """Provider, clearing journal, tax, product, rules and customers for one run."""
-
-    def __init__(self, env, customers):
-        self.env = env
-        self.tag = uuid.uuid4().hex[:8]
-        company = env.company
-        self.clearing = env["account.journal"].create(
-            {"name": f"Bench clearing {self.tag}", "type": "bank",
-             "code": f"B{self.tag[:4].upper()}"})
-        self.tax = env["account.tax"].create(
-            {"name": f"Bench VAT 19% {self.tag}", "amount": 19, "type_tax_use": "sale"})
-        income = env["account.account"].search(
-            [*env["account.account"]._check_company_domain(company),
-             ("account_type", "=", "income")], limit=1)
-        self.product = env["product.product"].create(
-            {"name": f"Bench plan {self.tag}", "type": "service",
-             "taxes_id": [Command.set(self.tax.ids)],
-             "property_account_income_id": income.id})
-        self.provider = env["billing.provider"].create(
-            {"name": f"Bench {self.tag}", "provider_type": "generic", "state": "enabled",
-             "webhook_secret": self.tag, "clearing_journal_id": self.clearing.id})
-        rules = env["billing.mapping.rule"]
-        rules.create({"rule_type": "product", "external_ref": "price_bench",
-                      "product_id": self.product.id, "provider_id": self.provider.id})
-        rules.create({"rule_type": "tax", "external_ref": "txr_bench",
-                      "tax_ids": [Command.set(self.tax.ids)], "provider_id": self.provider.id})
-        self.partners = env["res.partner"].create(
-            [{"name": f"Bench customer {n}", "company_id": company.id}
-             for n in range(customers)])
-        env["billing.partner.ref"].create(
-            [{"provider_id": self.provider.id, "external_ref": f"cus_{n}", "partner_id": p.id}
-             for n, p in enumerate(self.partners)])
+from odoo import Command
 
 
 def lifecycle_events(n, customers):
@@ -84,7 +43,7 @@ def lifecycle_events(n, customers):
 
 def run_bridge(registry, n, customers):
     with registry.cursor() as cr:
-        env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+        env = superuser_env(cr)
         fixture = Fixture(env, customers)
         provider_id = fixture.provider.id
         Event = env["billing.event"]
@@ -93,14 +52,14 @@ def run_bridge(registry, n, customers):
         cr.commit()
     start = time.perf_counter()
     with registry.cursor() as cr:
-        env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+        env = superuser_env(cr)
         processed = env["billing.event"]._process_due(200)[0]
         posted = env["billing.provider"]._post_due(100)[0]
         released = env["billing.event"]._process_due(200)[0]
         cr.commit()
     elapsed = time.perf_counter() - start
     with registry.cursor() as cr:
-        env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+        env = superuser_env(cr)
         moves = env["account.move"].search([("billing_provider_id", "=", provider_id)])
         paid = moves.filtered(lambda m: m.payment_state == "paid")
         check = {"invoices": len(moves), "paid": len(paid),
@@ -111,14 +70,14 @@ def run_bridge(registry, n, customers):
 
 def run_naive(registry, n, customers):
     with registry.cursor() as cr:
-        env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+        env = superuser_env(cr)
         fixture = Fixture(env, customers)
         ids = {"partners": fixture.partners.ids, "product": fixture.product.id,
                "tax": fixture.tax.id, "journal": fixture.clearing.id}
         cr.commit()
     start = time.perf_counter()
     with registry.cursor() as cr:
-        env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+        env = superuser_env(cr)
         journal = env["account.journal"].browse(ids["journal"])
         for i in range(n):
             invoice = env["account.move"].create({
@@ -148,10 +107,8 @@ def main():
     parser.add_argument("--sizes", default="200,1000")
     parser.add_argument("--customers", type=int, default=50)
     parser.add_argument("--paths", default="bridge,naive")
-    args = parser.parse_args()
-    odoo.tools.config.parse_config(["-c", args.config, "-d", args.database,
-                                    "--log-level=warn"])
-    registry = Registry(args.database)
+    args = parse_args(parser)
+    registry = open_registry(args.config, args.database)
     results = []
     for n in (int(size) for size in args.sizes.split(",")):
         row = {"lifecycles": n}
