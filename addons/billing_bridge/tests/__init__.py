@@ -15,3 +15,4 @@ from . import test_dunning
 from . import test_mrr
 from . import test_health
 from . import test_provider_setup
+from . import test_webhook_fuzz
