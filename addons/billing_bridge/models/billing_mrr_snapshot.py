@@ -11,6 +11,10 @@ from .billing_mrr_movement import MOVEMENT_CATEGORIES
 
 ZERO = Decimal(0)
 
+# First key of the transaction-level advisory lock taken while a company's snapshots
+# are rebuilt (the second key is the company id).
+SNAPSHOT_LOCK = 20260101
+
 # What one subscription of one customer counts at a month end: ``amount`` in the
 # subscription's currency, ``mrr`` in the company currency at that month end's rate.
 Stream = namedtuple("Stream", "subscription_id partner_id product_id currency_id amount mrr")
@@ -110,6 +114,7 @@ class BillingMrrSnapshot(models.Model):
         "month end's rates.")
     line_ids = fields.One2many("billing.mrr.snapshot.line", "snapshot_id", readonly=True)
     movement_ids = fields.One2many("billing.mrr.movement", "snapshot_id", readonly=True)
+    movement_count = fields.Integer(compute="_compute_movement_count")
 
     _sql_constraints = [
         ("company_date_uniq", "unique(company_id, date)",
@@ -120,6 +125,13 @@ class BillingMrrSnapshot(models.Model):
     def _compute_name(self):
         for snapshot in self:
             snapshot.name = snapshot.date.strftime("%Y-%m") if snapshot.date else False
+
+    @api.depends("movement_ids")
+    def _compute_movement_count(self):
+        counts = dict(self.env["billing.mrr.movement"]._read_group(
+            [("snapshot_id", "in", self.ids)], ["snapshot_id"], ["__count"]))
+        for snapshot in self:
+            snapshot.movement_count = counts.get(snapshot, 0)
 
     # ------------------------------------------------------------------
     # Building
@@ -165,6 +177,9 @@ class BillingMrrSnapshot(models.Model):
         """
         today = fields.Date.context_today(self)
         first = month_start(first_month)
+        # The cron and a user rebuilding at the same time: the second waits, then redoes.
+        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", SNAPSHOT_LOCK,
+                                company.id))
         self.search([("company_id", "=", company.id), ("date", ">=", first)]).unlink()
         previous = self._opening_streams(company, first)
         seen = self._customers_seen(company, first) | {customer_key(s)
