@@ -23,9 +23,49 @@ EVENT_TYPE_MAP = {
     "refund.updated": c.REFUND_PROCESSED,
     "credit_note.created": c.CREDIT_NOTE_ISSUED,
     "charge.dispute.created": c.DISPUTE_OPENED,
+    # An inquiry takes no money; when it becomes a chargeback, or when Stripe
+    # withdraws the funds after creating the dispute, only this event says so.
+    "charge.dispute.funds_withdrawn": c.DISPUTE_OPENED,
     "charge.dispute.closed": c.DISPUTE_CLOSED,
+    # Sent after a won dispute's closure, with the reinstating balance transaction.
+    "charge.dispute.funds_reinstated": c.DISPUTE_CLOSED,
+    # payout.failed and payout.canceled are not booked (nothing reached the bank).
     "payout.paid": c.PAYOUT_PAID,
+    # Stripe can list a payout's transactions from then on: a payout.paid that came
+    # first waits for it. Mapped only when the payout is paid (BOOKED_WHEN_PAID).
+    "payout.reconciliation_completed": c.PAYOUT_PAID,
 }
+
+# Types that mean something only once their payout is paid; before, they are
+# stored and ignored (a payout in transit moves nothing yet).
+BOOKED_WHEN_PAID = frozenset({"payout.reconciliation_completed"})
+
+# Balance transactions -> canonical BalanceTransaction.category. Stripe advises
+# ``reporting_category`` for accounting; ``type`` decides when the category is
+# absent or too coarse. See https://docs.stripe.com/reports/reporting-categories
+# and https://docs.stripe.com/reports/balance-transaction-types.
+BALANCE_DISPUTE_CATEGORIES = frozenset({"dispute", "dispute_reversal"})
+BALANCE_PAYOUT_TYPES = frozenset({"payout", "payout_cancel", "payout_failure"})
+BALANCE_PAYOUT_CATEGORIES = frozenset({"payout", "payout_reversal"})
+BALANCE_CHARGE_TYPES = frozenset({"charge", "payment"})
+BALANCE_REFUND_TYPES = frozenset({"refund", "payment_refund", "refund_failure"})
+BALANCE_REFUND_CATEGORIES = frozenset({"refund", "refund_failure"})
+BALANCE_FEE_TYPES = frozenset({
+    "stripe_fee", "stripe_fx_fee", "tax_fee", "application_fee", "application_fee_refund",
+})
+BALANCE_FEE_CATEGORIES = frozenset({"fee", "network_cost"})
+
+# Dispute statuses of inquiries (warning_needs_response, warning_under_review,
+# warning_closed): no funds are withdrawn, nothing is booked.
+INQUIRY_STATUS_PREFIX = "warning_"
+
+# Id prefixes of the objects a balance transaction's unexpanded ``source`` names.
+SOURCE_ID_PREFIXES = (
+    ("ch_", "charge"), ("py_", "charge"),
+    ("re_", "refund"), ("pyr_", "refund"),
+    ("dp_", "dispute"), ("du_", "dispute"),
+    ("po_", "payout"),
+)
 
 # Stripe expresses amounts in minor units with its own exponent per currency:
 # https://docs.stripe.com/currencies (zero-decimal and three-decimal currencies).

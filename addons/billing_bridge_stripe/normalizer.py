@@ -13,6 +13,12 @@ Payload shapes depend on the event's ``api_version``. The families read here:
   from webhooks), line prices under ``pricing``, taxes as ``taxes`` and
   ``total_taxes``, subscription periods on the items, credit note ``refunds``.
 
+Payouts, disputes and balance transactions have one shape over the whole range:
+every change since 2020-08-27 only added fields this module does not need
+(payout ``reconciliation_status`` in 2023, ``trace_id`` in 2024-11-20.acacia;
+dispute ``enhanced_eligibility_types`` and ``evidence_details.enhanced_eligibility``
+in 2024-10-28.acacia; balance transaction ``balance_type`` in 2025-05-28.basil).
+
 Anything unreadable ends as ``BusinessError("unsupported_payload")``; a broken
 envelope as ``MalformedEvent``.
 """
@@ -22,23 +28,29 @@ from decimal import Decimal, InvalidOperation
 from odoo.addons.billing_bridge.canonical import (
     CREDIT_NOTE_ISSUED,
     CUSTOMER_UPSERTED,
+    DISPUTE_CLOSED,
+    DISPUTE_OPENED,
     INVOICE_ISSUED,
     INVOICE_VOIDED,
     PAYMENT_FAILED,
     PAYMENT_SUCCEEDED,
+    PAYOUT_PAID,
     REFUND_PROCESSED,
     SUBSCRIPTION_ACTIVATED,
     SUBSCRIPTION_AMENDED,
     SUBSCRIPTION_CANCELED,
     Address,
+    BalanceTransaction,
     CanonicalEvent,
     CreditNote,
     Customer,
+    Dispute,
     DocumentLine,
     Envelope,
     Invoice,
     Payment,
     PaymentFailure,
+    Payout,
     Refund,
     Subscription,
     SubscriptionItem,
@@ -49,10 +61,21 @@ from odoo.addons.billing_bridge.canonical import (
 from odoo.addons.billing_bridge.exceptions import BusinessError, MalformedEvent
 
 from .const import (
+    BALANCE_CHARGE_TYPES,
+    BALANCE_DISPUTE_CATEGORIES,
+    BALANCE_FEE_CATEGORIES,
+    BALANCE_FEE_TYPES,
+    BALANCE_PAYOUT_CATEGORIES,
+    BALANCE_PAYOUT_TYPES,
+    BALANCE_REFUND_CATEGORIES,
+    BALANCE_REFUND_TYPES,
     BASIL_API_VERSION,
+    BOOKED_WHEN_PAID,
     EVENT_TYPE_MAP,
+    INQUIRY_STATUS_PREFIX,
     NEWEST_SUPPORTED_API_VERSION,
     OLDEST_SUPPORTED_API_VERSION,
+    SOURCE_ID_PREFIXES,
     THREE_DECIMAL_CURRENCIES,
     ZERO_DECIMAL_CURRENCIES,
 )
@@ -142,12 +165,15 @@ def stripe_envelope(event):
     if object_ref is not None and not isinstance(object_ref, str):
         raise MalformedEvent("data.object.id is not a string")
     api_version = event.get("api_version")
+    canonical_type = EVENT_TYPE_MAP.get(event_type)
+    if event_type in BOOKED_WHEN_PAID and obj.get("status") != "paid":
+        canonical_type = None
     return Envelope(
         external_id=external_id[:255],
         event_type=event_type[:128],
         occurred_at=utc_from_timestamp(event.get("created")),
         object_ref=object_ref,
-        canonical_type=EVENT_TYPE_MAP.get(event_type),
+        canonical_type=canonical_type,
         api_version=api_version if isinstance(api_version, str) else None,
     )
 
@@ -925,6 +951,238 @@ def _credit_note_legacy_refund(credit_note, payable):
     )
 
 
+# ----------------------------------------------------------------------
+# payout.paid
+# ----------------------------------------------------------------------
+
+
+def _payout(obj, envelope):
+    """A paid payout; its balance transactions come from the API (webhooks lack them)."""
+    currency = _currency(obj)
+    payout_ref = _required_str(obj, "id")
+    amount = _required_amount(obj, "amount", currency)
+    if amount <= 0:
+        raise BusinessError(
+            "unsupported_payload",
+            f"Stripe payout {payout_ref} of {amount} {currency} is not a transfer to the "
+            "bank: Billing Bridge books positive payouts only.",
+            suggested_action="Book this debit of the bank account by hand, then ignore "
+            "the event.",
+            amount=amount,
+            currency=currency,
+        )
+    payout = Payout(
+        external_ref=payout_ref,
+        amount=amount,
+        currency=currency,
+        arrival_at=_required_ts(obj, "arrival_date"),
+        status=_required_str(obj, "status"),
+        transactions=None,
+        description=_str(obj, "description"),
+    )
+    extra = {
+        # Stripe lists the transactions of automatic payouts only.
+        "automatic": _bool(obj, "automatic"),
+        "method": _str(obj, "method"),
+        "balance_transaction": _ref(obj.get("balance_transaction")),
+    }
+    if obj.get("reconciliation_status") is not None:
+        extra["reconciliation_status"] = _str(obj, "reconciliation_status")
+    return [(payout_ref, payout, extra)]
+
+
+# ----------------------------------------------------------------------
+# charge.dispute.created, .funds_withdrawn, .closed, .funds_reinstated
+# ----------------------------------------------------------------------
+
+
+def _dispute(obj, envelope):
+    """A dispute with what it has taken from the balance so far.
+
+    ``amount``/``currency`` are the disputed amount in the payment's currency.
+    Its ``balance_transactions`` (zero, one or two, in the settlement currency)
+    say what left and came back: their fees make ``fee`` (usually 15.00 when
+    the funds were withdrawn, back to 0 if a won dispute refunds it).
+
+    An inquiry (status ``warning_*``) takes no money and books nothing: it gives
+    no canonical event. If it becomes a chargeback, Stripe withdraws the funds
+    and ``charge.dispute.funds_withdrawn`` opens the dispute.
+    """
+    if _required_str(obj, "status").startswith(INQUIRY_STATUS_PREFIX):
+        return []
+    currency = _currency(obj)
+    transactions = _dicts(obj, "balance_transactions")
+    settlement = _settlement_currency(transactions)
+    due_by = _int(_obj(obj, "evidence_details"), "due_by")
+    dispute = Dispute(
+        external_ref=_required_str(obj, "id"),
+        amount=_required_amount(obj, "amount", currency),
+        currency=currency,
+        status=_required_str(obj, "status"),
+        payment_ref=_dispute_payment_ref(obj),
+        fee=_money(sum(_required_int(txn, "fee") for txn in transactions), settlement)
+        if settlement else Decimal(0),
+        fee_currency=settlement,
+        reason=_str(obj, "reason"),
+        # 0: the card network allows no response
+        evidence_due_at=utc_from_timestamp(due_by) if due_by else None,
+        opened_at=_required_ts(obj, "created"),
+    )
+    extra = {
+        "charge_ref": _required_ref(obj, "charge"),
+        "balance_transaction_refs": [_required_str(txn, "id") for txn in transactions],
+    }
+    if settlement:
+        # What left (negative) or came back to the balance, before fees.
+        extra["settlement_amount"] = str(_money(
+            sum(_required_int(txn, "amount") for txn in transactions), settlement))
+    if obj.get("is_charge_refundable") is not None:
+        extra["is_charge_refundable"] = _bool(obj, "is_charge_refundable")
+    return [(dispute.external_ref, dispute, extra)]
+
+
+def _settlement_currency(transactions):
+    """The one currency of a list of balance transactions (None when empty)."""
+    currencies = {_currency(txn) for txn in transactions}
+    if len(currencies) > 1:
+        raise ValueError(f"balance transactions in several currencies {sorted(currencies)}")
+    return currencies.pop() if currencies else None
+
+
+def _dispute_payment_ref(dispute):
+    """The disputed payment's key: its PaymentIntent, else its Charge (as Payment.external_ref)."""
+    return (
+        _ref(dispute.get("payment_intent"))
+        or _ref(_expanded(dispute, "charge").get("payment_intent"))
+        or _required_ref(dispute, "charge")
+    )
+
+
+# ----------------------------------------------------------------------
+# Balance transactions (GET /v1/balance_transactions?payout=...)
+# ----------------------------------------------------------------------
+
+
+def balance_transaction_to_canonical(txn, payout_ref=None):
+    """Canonical ``BalanceTransaction`` of one Stripe BalanceTransaction object.
+
+    ``txn`` is the decoded JSON of the object, ``source`` expanded or not;
+    ``payout_ref`` the payout that paid it out, when it was listed for one.
+    Amounts keep Stripe's signs (``amount`` + into the balance, ``fee`` + a
+    cost, ``net = amount - fee``) in the settlement currency's exponent.
+    ``payment_ref`` is the key the core booked the money under: the
+    PaymentIntent (else the Charge) for a charge, the Refund for a refund, the
+    disputed payment for a dispute (known only when ``source`` is expanded).
+    Raises ``BusinessError("unsupported_payload")`` for an unreadable object.
+    """
+    try:
+        return _balance_transaction(txn, payout_ref)
+    except READ_ERRORS as exc:
+        ref = txn.get("id") if isinstance(txn, dict) else None
+        where = f" of payout {payout_ref}" if payout_ref else ""
+        raise BusinessError(
+            "unsupported_payload",
+            f"Stripe balance transaction {ref}{where} could not be read "
+            f"({type(exc).__name__}: {exc})."[:1000],
+            suggested_action="Check the transaction in the Stripe dashboard; replay the "
+            "event (or compute the reconciliation run again) once Billing Bridge supports it.",
+        ) from exc
+
+
+def _balance_transaction(txn, payout_ref):
+    if not isinstance(txn, dict) or txn.get("object") != "balance_transaction":
+        raise TypeError("not a balance_transaction object")
+    currency = _currency(txn)
+    source = txn.get("source")
+    source_ref = _ref(source)
+    kind = _source_kind(source)
+    amount = _required_amount(txn, "amount", currency)
+    fee = _required_amount(txn, "fee", currency)
+    net = _required_amount(txn, "net", currency)
+    if net != amount - fee:
+        raise ValueError(f"net {net} is not amount {amount} minus fee {fee}")
+    original_amount, original_currency = _original_money(source, currency, amount)
+    return BalanceTransaction(
+        external_ref=_required_str(txn, "id"),
+        category=balance_category(_required_str(txn, "type"),
+                                  _str(txn, "reporting_category"), kind),
+        amount=amount,
+        currency=currency,
+        fee=fee,
+        net=net,
+        fee_details=tuple(
+            (_required_str(detail, "type"),
+             _required_amount(detail, "amount", _currency(detail)
+                              if detail.get("currency") is not None else currency))
+            for detail in _dicts(txn, "fee_details")
+        ),
+        source_ref=source_ref,
+        payment_ref=_source_payment_ref(source, kind),
+        payout_ref=payout_ref,
+        original_amount=original_amount,
+        original_currency=original_currency,
+        created_at=_required_ts(txn, "created"),
+        description=_str(txn, "description"),
+    )
+
+
+def balance_category(txn_type, reporting_category, source_kind=None):
+    """Canonical category (charge, refund, dispute, fee, adjustment, payout, other)."""
+    if reporting_category in BALANCE_DISPUTE_CATEGORIES or (
+            txn_type == "adjustment" and source_kind == "dispute"):
+        return "dispute"
+    if txn_type in BALANCE_PAYOUT_TYPES or reporting_category in BALANCE_PAYOUT_CATEGORIES:
+        return "payout"
+    if txn_type in BALANCE_CHARGE_TYPES:
+        return "charge"
+    if txn_type in BALANCE_REFUND_TYPES or reporting_category in BALANCE_REFUND_CATEGORIES:
+        return "refund"
+    if txn_type in BALANCE_FEE_TYPES or reporting_category in BALANCE_FEE_CATEGORIES:
+        return "fee"
+    if txn_type == "adjustment":
+        return "adjustment"
+    return "other"
+
+
+def _source_kind(source):
+    """Object type of a balance transaction's source: charge, refund, dispute... or None."""
+    if isinstance(source, dict):
+        kind = _required_str(source, "object")
+        return "charge" if kind == "payment" else kind
+    if isinstance(source, str):
+        for prefix, kind in SOURCE_ID_PREFIXES:
+            if source.startswith(prefix):
+                return kind
+    return None
+
+
+def _source_payment_ref(source, kind):
+    """The key of the booked payment or refund a balance transaction moves money for."""
+    expanded = source if isinstance(source, dict) else {}
+    if kind == "charge":
+        return _ref(expanded.get("payment_intent")) or _ref(source)
+    if kind == "refund":
+        return _ref(source)
+    if kind == "dispute" and expanded:
+        return _dispute_payment_ref(expanded)
+    return None
+
+
+def _original_money(source, currency, amount):
+    """(amount, currency) of an expanded charge, refund or dispute in another currency.
+
+    Signed as the balance transaction (a refund's original amount is negative).
+    """
+    if not isinstance(source, dict) or source.get("object") not in (
+            "charge", "refund", "dispute"):
+        return None, None
+    original_currency = _currency(source)
+    if original_currency == currency:
+        return None, None
+    original = _required_amount(source, "amount", original_currency)
+    return (-original if amount < 0 else original), original_currency
+
+
 PARSERS = {
     CUSTOMER_UPSERTED: _customer,
     SUBSCRIPTION_ACTIVATED: _subscription,
@@ -936,4 +1194,7 @@ PARSERS = {
     PAYMENT_FAILED: _invoice_payment_failed,
     REFUND_PROCESSED: _refund_event,
     CREDIT_NOTE_ISSUED: _credit_note,
+    DISPUTE_OPENED: _dispute,
+    DISPUTE_CLOSED: _dispute,
+    PAYOUT_PAID: _payout,
 }

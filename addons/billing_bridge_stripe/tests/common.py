@@ -807,3 +807,213 @@ def stripe_credit_note(api_version, specs=None, cn_id="cn_1", invoice="in_1", cu
             credit_note["post_payment_amount"] = total - pre
     credit_note.update(overrides)
     return credit_note
+
+
+# ---------------------------------------------------------------------------
+# Money that reached the bank: payouts, disputes and balance transactions.
+#
+# Their shapes did not break over the supported range; the builders add the later
+# (additive) fields from the family that has them: payout reconciliation_status,
+# original_payout and reversed_by (2024-06-20 on), trace_id and the application fee
+# (basil on), payout_method (endive); dispute payment_method_details (2024-06-20
+# on), enhanced eligibility (basil on, from 2024-10-28.acacia), submission methods
+# (endive); balance transaction balance_type (2025-05-28.basil, so endive here).
+# ---------------------------------------------------------------------------
+
+PAYOUT_CREATED = 1762214400  # 2025-11-04 00:00:00 UTC
+PAYOUT_ARRIVAL = 1762387200  # 2025-11-06 00:00:00 UTC
+DISPUTE_CREATED = 1762300800  # 2025-11-05 00:00:00 UTC
+EVIDENCE_DUE = 1763164799  # 2025-11-14 23:59:59 UTC
+
+
+def stripe_payout(api_version, payout_id="po_1", amount=10000, currency="usd", status="paid",
+                  automatic=True, arrival_date=PAYOUT_ARRIVAL, created=PAYOUT_CREATED,
+                  reconciliation_status="completed", **overrides):
+    payout = {
+        "id": payout_id,
+        "object": "payout",
+        "amount": amount,
+        "arrival_date": arrival_date,
+        "automatic": automatic,
+        "balance_transaction": f"txn_{payout_id}",
+        "created": created,
+        "currency": currency,
+        "description": "STRIPE PAYOUT",
+        "destination": "ba_1",
+        "failure_balance_transaction": None,
+        "failure_code": None,
+        "failure_message": None,
+        "livemode": False,
+        "metadata": {},
+        "method": "standard",
+        "source_type": "card",
+        "statement_descriptor": None,
+        "status": status,
+        "type": "bank_account",
+    }
+    if api_version != API_2020:
+        payout.update(original_payout=None, reversed_by=None,
+                      reconciliation_status=reconciliation_status)
+    if is_basil(api_version):
+        payout.update(application_fee=None, application_fee_amount=None,
+                      trace_id={"status": "supported" if status == "paid" else "pending",
+                                "value": "TRACE000123" if status == "paid" else None})
+    if since(api_version, "2026-10-28"):
+        payout["payout_method"] = None
+    payout.update(overrides)
+    return payout
+
+
+def stripe_fee_detail(amount, description="Stripe processing fees", fee_type="stripe_fee",
+                      currency="usd"):
+    return {"amount": amount, "application": None, "currency": currency,
+            "description": description, "type": fee_type}
+
+
+def stripe_balance_transaction(api_version, txn_id, amount, txn_type, reporting_category,
+                               source, fees=(), currency="usd", created=CREATED,
+                               description=None, exchange_rate=None, status="available"):
+    """A BalanceTransaction; ``fees`` are fee detail objects (see stripe_fee_detail)."""
+    fee = sum(detail["amount"] for detail in fees)
+    txn = {
+        "id": txn_id,
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": created + 2 * 86400,
+        "created": created,
+        "currency": currency,
+        "description": description,
+        "exchange_rate": exchange_rate,
+        "fee": fee,
+        "fee_details": list(fees),
+        "net": amount - fee,
+        "reporting_category": reporting_category,
+        "source": source,
+        "status": status,
+        "type": txn_type,
+    }
+    if since(api_version, "2025-05-28"):
+        txn["balance_type"] = "payments"
+    return txn
+
+
+def stripe_dispute(api_version, dispute_id="dp_1", amount=3900, currency="usd", charge="ch_1",
+                   payment_intent="pi_1", status="needs_response", transactions=(),
+                   reason="fraudulent", due_by=EVIDENCE_DUE, created=DISPUTE_CREATED,
+                   **overrides):
+    """A Dispute; ``transactions`` are its balance transaction objects."""
+    evidence = dict.fromkeys((
+        "access_activity_log", "billing_address", "cancellation_policy",
+        "cancellation_policy_disclosure", "cancellation_rebuttal", "customer_communication",
+        "customer_email_address", "customer_name", "customer_purchase_ip",
+        "customer_signature", "duplicate_charge_documentation",
+        "duplicate_charge_explanation", "duplicate_charge_id", "product_description",
+        "receipt", "refund_policy", "refund_policy_disclosure",
+        "refund_refusal_explanation", "service_date", "service_documentation",
+        "shipping_address", "shipping_carrier", "shipping_date", "shipping_documentation",
+        "shipping_tracking_number", "uncategorized_file", "uncategorized_text"))
+    evidence_details = {"due_by": due_by, "has_evidence": False, "past_due": False,
+                        "submission_count": 0}
+    dispute = {
+        "id": dispute_id,
+        "object": "dispute",
+        "amount": amount,
+        "balance_transactions": list(transactions),
+        "charge": charge,
+        "created": created,
+        "currency": currency,
+        "evidence": evidence,
+        "evidence_details": evidence_details,
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": payment_intent,
+        "reason": reason,
+        "status": status,
+    }
+    if api_version != API_2020:
+        dispute["payment_method_details"] = {
+            "card": {"brand": "visa", "case_type": "chargeback",
+                     "network_reason_code": "10.4"},
+            "type": "card",
+        }
+    if is_basil(api_version):
+        dispute["enhanced_eligibility_types"] = []
+        evidence["enhanced_evidence"] = {}
+        evidence_details["enhanced_eligibility"] = {}
+    if since(api_version, "2026-10-28"):
+        dispute["intended_submission_method"] = None
+        evidence_details["submission_method"] = "not_submitted"
+    dispute.update(overrides)
+    return dispute
+
+
+def dispute_withdrawal(api_version, dispute_id="dp_1", amount=3900, fee=1500, currency="usd",
+                       charge="ch_1", created=DISPUTE_CREATED, txn_id=None):
+    """The balance transaction taking a disputed amount and the dispute fee."""
+    return stripe_balance_transaction(
+        api_version, txn_id or f"txn_{dispute_id}_withdrawal", -amount, "adjustment",
+        "dispute", dispute_id,
+        fees=[stripe_fee_detail(fee, "Dispute fee", currency=currency)] if fee else [],
+        currency=currency, created=created, description=f"Chargeback withdrawal for {charge}")
+
+
+def dispute_reinstatement(api_version, dispute_id="dp_1", amount=3900, fee=-1500,
+                          currency="usd", charge="ch_1", created=DISPUTE_CREATED + 20 * 86400):
+    """The balance transaction giving back a won dispute's amount (and fee, if refunded)."""
+    return stripe_balance_transaction(
+        api_version, f"txn_{dispute_id}_reinstatement", amount, "adjustment",
+        "dispute_reversal", dispute_id,
+        fees=[stripe_fee_detail(fee, "Dispute fee refund", currency=currency)] if fee else [],
+        currency=currency, created=created, description=f"Chargeback reversal for {charge}")
+
+
+def processing_fee(amount):
+    """Stripe's 2.9% + 30 cents on a card charge of ``amount`` cents."""
+    return round(amount * 29 / 1000) + 30
+
+
+def payout_transactions(api_version, payout_id="po_1", expand=True):
+    """What Stripe lists for an automatic USD payout (newest first), and the payout.
+
+    A 39.00 USD card charge (2.9% + 30c), a 50.00 EUR charge settled in USD, a
+    10.00 refund, a 39.00 dispute with its 15.00 fee, a Stripe Billing fee, a
+    negative adjustment, and the payout's own transaction. With ``expand`` the
+    sources are objects (``expand[]=data.source``), else ids.
+    """
+    charge = stripe_charge(api_version, "ch_1", 3900, payment_intent="pi_1")
+    eur_charge = stripe_charge(api_version, "ch_eur", 5000, currency="eur",
+                               payment_intent="pi_eur")
+    refund = stripe_refund(api_version, "re_1", 1000, charge="ch_1", payment_intent="pi_1")
+    dispute_txn = dispute_withdrawal(api_version, "dp_1", 3900, charge="ch_2")
+    dispute = stripe_dispute(api_version, "dp_1", charge="ch_2", payment_intent="pi_2",
+                             transactions=[dispute_txn])
+    eur_usd = 5412  # 50.00 EUR at 1.0823
+    transactions = [
+        stripe_balance_transaction(
+            api_version, "txn_ch_1", 3900, "charge", "charge", charge if expand else "ch_1",
+            fees=[stripe_fee_detail(processing_fee(3900))], created=CREATED,
+            description="Subscription update"),
+        stripe_balance_transaction(
+            api_version, "txn_ch_eur", eur_usd, "charge", "charge",
+            eur_charge if expand else "ch_eur",
+            fees=[stripe_fee_detail(processing_fee(eur_usd) + 54)], created=CREATED + 60,
+            description="Subscription update", exchange_rate=1.0823),
+        stripe_balance_transaction(
+            api_version, "txn_re_1", -1000, "refund", "refund", refund if expand else "re_1",
+            created=CREATED + 3600, description="REFUND FOR CHARGE (Subscription update)"),
+        dict(dispute_txn, source=dispute if expand else "dp_1", created=CREATED + 7200),
+        stripe_balance_transaction(
+            api_version, "txn_fee_1", -125, "stripe_fee", "fee", None, created=CREATED + 7300,
+            description="Billing - Usage Fee (2025-10-01 - 2025-10-31)"),
+        stripe_balance_transaction(
+            api_version, "txn_adj_1", -250, "adjustment", "other_adjustment", None,
+            created=CREATED + 7400, description="Negative balance adjustment"),
+    ]
+    total = sum(txn["net"] for txn in transactions)
+    payout = stripe_payout(api_version, payout_id, amount=total)
+    transactions.append(stripe_balance_transaction(
+        api_version, f"txn_{payout_id}", -total, "payout", "payout",
+        payout if expand else payout_id, created=PAYOUT_CREATED, description="STRIPE PAYOUT"))
+    transactions.reverse()  # Stripe lists the newest first
+    return transactions, payout

@@ -22,14 +22,18 @@ from .common import (
     API_CLOVER,
     VERSION_FAMILIES,
     cn_line_spec,
+    dispute_reinstatement,
+    dispute_withdrawal,
     is_basil,
     line_spec,
     stripe_charge,
     stripe_credit_note,
     stripe_customer,
+    stripe_dispute,
     stripe_event,
     stripe_invoice,
     stripe_invoice_payment,
+    stripe_payout,
     stripe_price,
     stripe_refund,
     stripe_subscription,
@@ -84,7 +88,15 @@ def sample_object(event_type, api_version):
             api_version, [cn_line_spec("cnli_1", 1000, taxes=[(vat, 200, 1000, False)],
                                        tax_rates=[vat])],
             refunds=[("re_3", 1200)])
-    return {"id": "obj_1", "object": event_type.split(".")[-2]}  # disputes, payouts
+    if event_type.startswith("payout."):
+        return stripe_payout(api_version)
+    if event_type.startswith("charge.dispute."):
+        withdrawal = dispute_withdrawal(api_version)
+        if event_type in ("charge.dispute.closed", "charge.dispute.funds_reinstated"):
+            return stripe_dispute(api_version, status="won", transactions=[
+                withdrawal, dispute_reinstatement(api_version)])
+        return stripe_dispute(api_version, transactions=[withdrawal])
+    raise AssertionError(f"no sample for {event_type}")
 
 
 @st.composite
