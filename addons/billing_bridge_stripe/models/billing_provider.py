@@ -1,9 +1,23 @@
+from datetime import datetime, time, timedelta
+
 import stripe
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
-from ..const import DEFAULT_API_BASE
-from ..normalizer import normalize_stripe_event, stripe_envelope
+from odoo.addons.billing_bridge.exceptions import BusinessError, WaitForObject
+
+from ..api import (
+    StripeUnavailable,
+    balance_transaction_pages,
+    check_access,
+    list_events,
+    list_payout_transactions,
+    retrieve_payout,
+    stripe_errors,
+)
+from ..const import DEFAULT_API_BASE, EVENT_TYPE_MAP, NEWEST_SUPPORTED_API_VERSION
+from ..normalizer import balance_transaction_to_canonical, normalize_stripe_event, stripe_envelope
 
 
 class BillingProvider(models.Model):
@@ -54,13 +68,121 @@ class BillingProvider(models.Model):
             return super()._bb_normalize(event_record)
         return normalize_stripe_event(event_record.payload)
 
+    def _bb_payout_transactions(self, payout):
+        """Balance transactions of an automatic payout, through Stripe's API.
+
+        Without the payout's own ``payout`` transaction: the ``net`` of what is
+        returned adds up to the payout's amount. A manual payout has no list
+        (Stripe cannot tell what it paid out): the result is empty. While Stripe
+        is still reconciling the payout, the event waits for the payout's
+        ``payout.reconciliation_completed``.
+        """
+        if self.provider_type != "stripe":
+            return super()._bb_payout_transactions(payout)
+        self.ensure_one()
+        client = self._stripe_client()
+        ref = payout.external_ref
+        with stripe_errors(f"reading payout {ref}", self.name, self.id):
+            stripe_payout = retrieve_payout(client, ref)
+            if not stripe_payout.get("automatic"):
+                return ()
+            if stripe_payout.get("reconciliation_status") == "in_progress":
+                # payout.reconciliation_completed (same payout) releases this wait
+                raise WaitForObject(ref, _(
+                    "Stripe is still reconciling payout %s: its transactions can be listed "
+                    "once Stripe sends payout.reconciliation_completed.", ref))
+            raw = list(list_payout_transactions(client, ref))
+        transactions = (balance_transaction_to_canonical(txn, ref) for txn in raw)
+        return tuple(
+            txn for txn in transactions
+            if not (txn.category == "payout" and txn.source_ref == ref)
+        )
+
+    def _bb_sync_balance_transactions(self, date_from, date_to):
+        """Store Stripe's balance transactions created from ``date_from`` to ``date_to``.
+
+        Transactions not paid out yet (or paid out by a payout whose event has not
+        been applied) are known only there. One page is read, converted and stored
+        at a time; transactions already stored are left as they are, with their
+        payout. The payouts' own transactions are not stored: their events are.
+        """
+        if self.provider_type != "stripe":
+            return super()._bb_sync_balance_transactions(date_from, date_to)
+        self.ensure_one()
+        start = datetime.combine(date_from, time.min)
+        end = datetime.combine(date_to + timedelta(days=1), time.min)
+        Transaction = self.env["billing.balance.transaction"]
+        stored = 0
+        try:
+            client = self._stripe_client()
+            with stripe_errors("listing balance transactions", self.name, self.id):
+                for page in balance_transaction_pages(client, start, end):
+                    transactions = [balance_transaction_to_canonical(txn) for txn in page
+                                    if not (isinstance(txn, dict) and txn.get("type") == "payout")]
+                    stored += len(Transaction._bb_store(self, transactions, None,
+                                                        self.env["billing.event"]))
+                    Transaction.invalidate_model()  # what is stored leaves the cache
+        except (BusinessError, StripeUnavailable) as error:
+            raise UserError(_(
+                "The balance transactions of %(provider)s from %(start)s to %(end)s could not "
+                "be read from Stripe: %(error)s",
+                provider=self.name, start=date_from, end=date_to,
+                error=self._stripe_error_text(error, _("Compute the reconciliation run again "
+                                                       "in a few minutes.")),
+            )) from error
+        return stored
+
+    @staticmethod
+    def _stripe_error_text(error, retry_action):
+        """What went wrong and what to do, for a UserError."""
+        message = getattr(error, "message", None) or str(error)
+        action = getattr(error, "suggested_action", None) or retry_action
+        return f"{message}\n{action}"
+
+    def _bb_test_connection(self):
+        if self.provider_type != "stripe":
+            return super()._bb_test_connection()
+        self.ensure_one()
+        try:
+            client = self._stripe_client()
+            with stripe_errors("testing the connection", self.name, self.id):
+                check_access(client)
+        except (BusinessError, StripeUnavailable) as error:
+            raise UserError(self._stripe_error_text(error, _("Test the connection again in a "
+                                                             "few minutes."))) from error
+        return _("%(provider)s can read Stripe's balance transactions, payouts and events "
+                 "(%(mode)s mode).", provider=self.name,
+                 mode=_("test") if self.stripe_test_mode else _("live"))
+
+    def _bb_fetch_events(self, since):
+        """Stripe events since ``since`` that the webhook endpoint subscribes to, oldest first."""
+        if self.provider_type != "stripe":
+            return super()._bb_fetch_events(since)
+        self.ensure_one()
+        client = self._stripe_client()
+        with stripe_errors("listing recent events", self.name, self.id):
+            events = list_events(client, since)
+        return [event for event in events if event.get("type") in EVENT_TYPE_MAP]
+
     def _stripe_client(self):
         """Official SDK client bound to this provider's key and API base."""
         self.ensure_one()
         # sudo: the API key is needed to call Stripe; it never leaves this method.
         provider_sudo = self.sudo()
+        if not provider_sudo.api_key:
+            raise BusinessError(
+                "missing_mapping",
+                _("%s has no Stripe API key: it cannot read payouts, balance transactions "
+                  "or missed events.", self.name),
+                suggested_action=_("On the provider, set the API Key (a restricted key that "
+                                   "may read the balance, payouts, events, charges, refunds "
+                                   "and disputes is enough), then replay."),
+                group_key=f"stripe_api_key:{self.id}",
+            )
         return stripe.StripeClient(
             provider_sudo.api_key,
             base_addresses={"api": provider_sudo.api_base or DEFAULT_API_BASE},
+            # the shapes the normalizer reads, whatever the SDK's own default
+            stripe_version=NEWEST_SUPPORTED_API_VERSION,
             max_network_retries=2,
         )
