@@ -4,5 +4,9 @@ from . import test_normalizer_invoice
 from . import test_normalizer_payment
 from . import test_normalizer_refund
 from . import test_normalizer_subscription
+from . import test_normalizer_payout_dispute
+from . import test_balance_transaction
 from . import test_stripe_webhook
 from . import test_stripe_lifecycle
+from . import test_stripe_api
+from . import test_stripe_settlement
