@@ -1,3 +1,4 @@
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -7,10 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests.common import _find_executable
 from odoo.tools import SQL
 
-from .common import BillingLedgerCase, generic_event, subscription_event
+from .common import BillingBridgeSetup, BillingLedgerCase, generic_event, subscription_event
 
 MONTHS = [date(2026, month, 1) for month in range(1, 5)]
 
@@ -403,3 +405,55 @@ class TestMrrProperties(MrrCase):
             self.env.invalidate_all()
             savepoint.rollback()
         self.env.invalidate_all()
+
+
+# Opens each MRR action with its default filters through the web client's action service
+# and waits for its view: a filter domain or a view the client cannot evaluate fails here.
+OPEN_MRR_ACTIONS = """
+const actions = %s;
+const waitFor = (selector) => new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+        if (document.querySelector(selector)) { resolve(); }
+        else if (Date.now() - start > 15000) { reject(new Error("not shown: " + selector)); }
+        else { setTimeout(tick, 100); }
+    };
+    tick();
+});
+(async () => {
+    await waitFor(".o_form_view .o_field_one2many .o_data_row");
+    const actionService = odoo.__WOWL_DEBUG__.root.env.services.action;
+    for (const [xmlid, selector] of actions) {
+        await actionService.doAction(xmlid, {clearBreadcrumbs: true});
+        await waitFor(selector);
+    }
+    console.log("test successful");
+})().catch((error) => console.error(error.message));
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestMrrWebClient(BillingBridgeSetup, HttpCase):
+    def test_mrr_screens_open_with_their_default_filters(self):
+        _find_executable()  # skips the test when there is no Chrome or Chromium
+        self.setup_billing()
+        subscription = self.env["billing.subscription"].create({
+            "provider_id": self.provider.id, "external_ref": "sub_web",
+            "partner_id": self.env.user.partner_id.id, "currency_id": self.env.company.currency_id.id})
+        today = date.today()
+        self.env["billing.mrr.change"].create({
+            "subscription_id": subscription.id, "company_id": self.env.company.id,
+            "changed_at": datetime.combine(today - relativedelta(months=1), datetime.min.time()),
+            "partner_id": subscription.partner_id.id, "status": "active",
+            "currency_id": subscription.currency_id.id, "recurring_amount": 100.0})
+        snapshot = self.env["billing.mrr.snapshot"]._rebuild(
+            self.env.company, today - relativedelta(months=1))[0]
+        actions = [
+            ["billing_bridge.billing_mrr_snapshot_action", ".o_graph_renderer canvas"],
+            ["billing_bridge.billing_mrr_movement_action", ".o_graph_renderer canvas"],
+            ["billing_bridge.billing_mrr_movement_action_top", ".o_list_renderer .o_data_row"],
+            ["billing_bridge.billing_mrr_snapshot_line_action", ".o_pivot table"],
+            ["billing_bridge.billing_mrr_change_action", ".o_list_renderer .o_data_row"],
+        ]
+        self.browser_js(f"/odoo/billing.mrr.snapshot/{snapshot.id}",
+                        OPEN_MRR_ACTIONS % json.dumps(actions), login="admin")
