@@ -245,6 +245,27 @@ bb_pg_install() {
     fi
 }
 
+# --------------------------------------------------------------------------- Browser
+
+# The browser tours (addons/*/tests/test_tours.py) need Chrome or Chromium in PATH, under one
+# of the names Odoo looks for. Install Debian's chromium when it is missing and we can (root
+# with apt-get); otherwise say so: the tours are then skipped, never failed.
+bb_browser_ensure() {
+    local bin
+    for bin in google-chrome chromium chromium-browser google-chrome-stable; do
+        command -v "$bin" >/dev/null && return 0
+    done
+    if bb_is_root && command -v apt-get >/dev/null; then
+        bb_say "no Chrome or Chromium found: installing the Debian package 'chromium' for the browser tours"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null &&
+            return 0
+        bb_say "warning: apt-get install chromium failed: the browser tours will be skipped"
+    else
+        bb_say "no Chrome or Chromium found (Debian: sudo apt-get install chromium): the browser tours will be skipped"
+    fi
+}
+
 # Can the postgres OS user reach (traverse to) this folder?
 bb_pg_can_reach() {
     bb_is_root || return 0

@@ -40,6 +40,11 @@
     "demo": [
         "demo/billing_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "billing_bridge/static/tests/tours/*.js",
+        ],
+    },
     "application": True,
     "installable": True,
 }

@@ -16,3 +16,4 @@ from . import test_mrr
 from . import test_health
 from . import test_provider_setup
 from . import test_webhook_fuzz
+from . import test_tours
