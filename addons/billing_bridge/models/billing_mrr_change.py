@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, create_index
 
 from .billing_subscription import MRR_STATUSES, SUBSCRIPTION_STATUSES
 
@@ -32,6 +32,13 @@ class BillingMrrChange(models.Model):
         string="MRR (subscription currency)", currency_field="currency_id", readonly=True,
         help="Monthly amount counted from this point on; zero while the subscription does "
         "not count (trial, paused, canceled...).")
+
+    def init(self):
+        result = super().init()
+        # The state of every subscription at a month end: its last row before the cutoff.
+        create_index(self.env.cr, "billing_mrr_change_state_idx", self._table,
+                     ["company_id", "subscription_id", "changed_at DESC", "id DESC"])
+        return result
 
     @api.model
     def _record(self, subscriptions, at):
