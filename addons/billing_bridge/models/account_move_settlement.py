@@ -71,6 +71,10 @@ class AccountMove(models.Model):
             details = txn.fee_details or ((("processing", txn.fee),) if txn.fee else ())
             for fee_type, amount in details:
                 by_type[fee_type] += amount
+            if txn.category == "fee":
+                # A fee charged on its own (e.g. Stripe Billing or Radar): what left the
+                # balance is the transaction's (negative) amount.
+                by_type["service"] -= txn.amount
         total = sum(by_type.values(), Decimal(0))
         if not total:
             return self.browse()
@@ -89,12 +93,13 @@ class AccountMove(models.Model):
         payments = self.env["account.payment"].search([
             ("billing_provider_id", "=", provider.id),
             ("billing_external_ref", "in", [t.payment_ref for t in transactions
-                                            if t.original_currency and t.payment_ref]),
+                                            if t.original_currency and t.payment_ref
+                                            and t.category in ("charge", "refund")]),
         ])
         by_ref = {payment.billing_external_ref: payment for payment in payments}
         difference = Decimal(0)
         for txn in transactions:
-            payment = by_ref.get(txn.payment_ref)
+            payment = by_ref.get(txn.payment_ref) if txn.category in ("charge", "refund") else None
             if not payment or not payment.move_id or txn.original_currency == txn.currency:
                 continue
             booked = sum(payment.move_id.line_ids.filtered(
@@ -238,6 +243,11 @@ class AccountMove(models.Model):
         if self._bb_find(provider, ref):
             return _("Dispute %s is already closed here.", dispute.external_ref)
         payment = self._bb_disputed_payment(provider, dispute)
+        invoice = payment.billing_move_id
+        if dispute.status == "lost" and invoice and invoice.state != "posted":
+            raise WaitForObject(invoice.billing_external_ref or dispute.external_ref, _(
+                "Dispute %(dispute)s is lost: the invoice %(invoice)s is due again once it is "
+                "posted.", dispute=dispute.external_ref, invoice=invoice.display_name))
         disputed = self._bb_dispute_account(provider)
         journal = opened.journal_id
         date = canonical.occurred_at.date()

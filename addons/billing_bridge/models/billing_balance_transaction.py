@@ -49,10 +49,16 @@ class BillingBalanceTransaction(models.Model):
 
     @api.model
     def _bb_store(self, provider, transactions, payout_ref, event):
-        """Store the transactions not stored yet (they never change at the processor)."""
-        known = set(self.search([("provider_id", "=", provider.id),
-                                 ("external_ref", "in", [t.external_ref for t in transactions])])
-                    .mapped("external_ref"))
+        """Store the transactions not stored yet (they never change at the processor).
+
+        Transactions stored before their payout (by a period sync) get its link now.
+        """
+        stored = self.search([("provider_id", "=", provider.id),
+                              ("external_ref", "in", [t.external_ref for t in transactions])])
+        if payout_ref:
+            stored.filtered(lambda txn: not txn.payout_ref).write(
+                {"payout_ref": payout_ref, "event_id": event.id if event else False})
+        known = set(stored.mapped("external_ref"))
         rules = self.env["billing.mapping.rule"]
         currencies = {}
         values = []

@@ -16,6 +16,9 @@ _logger = logging.getLogger(__name__)
 
 POST_BATCH_SIZE = 100
 BACKFILL_DAYS = 30  # Stripe keeps events for 30 days
+# Deliveries that failed are retried by the provider for up to 3 days, in any order: events
+# older than the newest one stored may still be missing.
+BACKFILL_OVERLAP = timedelta(days=3)
 CRON_TIME_BUDGET = 50  # seconds per cron call; the cron is rescheduled at once if work remains
 
 SECRET_FIELD_OPTIONS = {
@@ -329,7 +332,8 @@ class BillingProvider(models.Model):
             self.env["ir.cron"]._notify_progress(done=done, remaining=len(providers) - done)
 
     def _bb_backfill(self):
-        """Store events since the newest one seen (at most BACKFILL_DAYS back); count new ones."""
+        """Store events since the newest one seen, less the overlap (at most BACKFILL_DAYS
+        back); count the new ones (the inbox drops those it has)."""
         self.ensure_one()
         # sudo: backfill is a system job writing the inbox, like the webhook.
         provider = self.sudo()
@@ -338,7 +342,8 @@ class BillingProvider(models.Model):
                               limit=1).occurred_at
         floor = fields.Datetime.now() - timedelta(days=BACKFILL_DAYS)
         stored = 0
-        for raw in provider._bb_fetch_events(max(newest, floor) if newest else floor):
+        since = max(newest - BACKFILL_OVERLAP, floor) if newest else floor
+        for raw in provider._bb_fetch_events(since):
             try:
                 envelope = provider._bb_envelope(raw)
             except MalformedEvent as error:

@@ -182,3 +182,53 @@ class TestSettlement(BillingLedgerCase):
                     self.deliver_all(event)
                 self.assertEqual(self.balance(self.fee_account), 15.0)
                 sp.rollback()
+
+    def test_a_fee_charged_on_its_own_is_booked_with_its_payout(self):
+        self.paid_invoice(1)
+        transactions = [
+            txn("txn_1", "charge", "119.00", "3.75", payment_ref="pi_1"),
+            txn("txn_bill", "fee", "-2.00", description="Billing - Usage Fee"),
+        ]
+        self.deliver_all(payout_event("evt_po", "po_1", "113.25", transactions))
+        fee_lines = self.entry("po_1:fees").line_ids.filtered(
+            lambda l: l.account_id == self.fee_account)
+        self.assertEqual(sorted(fee_lines.mapped("debit")), [2.0, 3.75])
+        self.assertEqual(self.balance(self.clearing_journal.default_account_id), 0.0)
+
+    def test_a_dispute_in_another_currency_is_no_exchange_difference(self):
+        self.paid_invoice(1, currency="EUR")  # 132.22 USD booked
+        transactions = [
+            txn("txn_1", "charge", "132.22", "4.07", payment_ref="pi_1",
+                original_amount="119.00", original_currency="EUR"),
+            txn("txn_d", "dispute", "-130.00", "15.00", source_ref="dp_1", payment_ref="pi_1",
+                original_amount="-119.00", original_currency="EUR"),
+        ]
+        self.deliver_all(payout_event("evt_po", "po_1", "-16.85", transactions))
+        self.assertFalse(self.entry("po_1:fx"), "the charge settled at the booked rate")
+
+    def test_a_lost_dispute_waits_for_its_invoice_to_be_posted(self):
+        self.paid_invoice(1)
+        self.deliver_all(dispute_event("evt_dp_open", "needs_response"))
+        invoice = self.move("in_1")
+        invoice.button_draft()
+        lost = self.ingest(dispute_event("evt_dp_lost", "lost", "dispute.closed",
+                                         occurred_at="2026-11-16T08:00:00Z"))
+        self.process()
+        self.assertEqual(lost.state, "waiting")
+        self.assertFalse(self.entry("dp_1:lost"))
+        invoice.action_post()
+        lost.action_replay()
+        self.assertEqual(lost.state, "done", lost.last_error)
+        self.assertEqual(invoice.payment_state, "not_paid")
+
+    def test_transactions_stored_before_their_payout_get_its_link(self):
+        self.paid_invoice(1)
+        charge = txn("txn_1", "charge", "119.00", "3.75", payment_ref="pi_1")
+        provider_transactions = self.provider._bb_normalize(self.ingest(
+            payout_event("evt_po", "po_1", "115.25", [charge])))[0].data.transactions
+        Stored = self.env["billing.balance.transaction"]
+        Stored._bb_store(self.provider, provider_transactions, None, self.env["billing.event"])
+        self.assertFalse(Stored.search([("external_ref", "=", "txn_1")]).payout_ref)
+        self.process()
+        stored = Stored.search([("external_ref", "=", "txn_1")])
+        self.assertEqual((len(stored), stored.payout_ref), (1, "po_1"))
