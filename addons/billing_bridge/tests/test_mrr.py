@@ -13,6 +13,7 @@ from odoo.tests.common import _find_executable
 from odoo.tools import SQL
 
 from .common import BillingBridgeSetup, BillingLedgerCase, generic_event, subscription_event
+from .test_subscription import failure_event
 
 MONTHS = [date(2026, month, 1) for month in range(1, 5)]
 
@@ -161,10 +162,23 @@ class TestMrrReporting(MrrCase):
         history = self.Change.search([("subscription_id", "=", self.subscription("sub_t").id)])
         self.assertEqual([(row.status, money(row.recurring_amount)) for row in history],
                          [("trialing", Decimal(0)), ("active", Decimal(100))])
+        # Grace's trial ends on a failed payment: past due, her subscription counts.
+        self.deliver_all(
+            plan_event("g1", "sub_g", "cus_2", "2026-01-07T09:00:00Z", "2026-01-07T09:00:00Z",
+                       unit="40.00", status="trialing"),
+            failure_event("g_fail", customer_ref="cus_2", subscription_ref="sub_g",
+                          invoice_ref="in_g", occurred_at="2026-02-07T09:00:00Z"))
+        self.assertEqual(self.subscription("sub_g").status, "past_due")
+        failed = self.Change.search([("subscription_id", "=", self.subscription("sub_g").id)])
+        self.assertEqual([(str(row.changed_at), row.status, money(row.recurring_amount))
+                          for row in failed],
+                         [("2026-01-07 09:00:00", "trialing", Decimal(0)),
+                          ("2026-02-07 09:00:00", "past_due", Decimal(40))])
         with freeze_time("2026-02-20"):
             self.Snapshot._refresh(self.company)
         self.assertMoney(self.snapshot(MONTHS[0]).mrr, "0")
-        self.assertEqual(self.movements(MONTHS[1]), {("Ada Lovelace", "new"): Decimal(100)})
+        self.assertEqual(self.movements(MONTHS[1]), {("Ada Lovelace", "new"): Decimal(100),
+                                                     ("Grace Hopper", "new"): Decimal(40)})
 
     @freeze_time("2026-04-20 12:00:00")
     def test_month_by_month_figures_tie_out(self):
