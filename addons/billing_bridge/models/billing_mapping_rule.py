@@ -188,8 +188,9 @@ class BillingMappingRule(models.Model):
                     label=line.description or _("no description"),
                 ),
                 suggested_action=_(
-                    "Add a Product mapping rule for %s in Settings > Billing Bridge > Mapping "
-                    "Rules, then replay the events waiting on it.",
+                    "Add a Product mapping rule for %s (the exception's Create mapping rule "
+                    "button, or Invoicing > Configuration > Billing Bridge > Mapping Rules); "
+                    "the events waiting on it are then replayed.",
                     line.price_ref or line.product_ref or described,
                 ),
                 group_key=f"missing_mapping:product:{provider.id}:{line.price_ref or line.product_ref}",

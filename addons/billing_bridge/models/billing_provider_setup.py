@@ -20,7 +20,9 @@ class BillingProvider(models.Model):
         disputed-funds accounts are created once, named after the provider.
         """
         self.ensure_one()
-        provider = self.with_company(self.company_id)
+        # sudo: billing administrators enable providers without holding accounting
+        # configuration rights; only this provider's own journal and accounts are created.
+        provider = self.sudo().with_company(self.company_id)
         values = {}
         if not provider.clearing_journal_id:
             values["clearing_journal_id"] = provider._bb_new_clearing_journal().id

@@ -1,5 +1,5 @@
 from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from .common import GENERIC_SECRET
 
@@ -54,3 +54,10 @@ class TestProviderSetup(TransactionCase):
         provider = self.new_provider()
         with self.assertRaises(UserError):
             provider.action_test_connection()
+
+    def test_a_billing_administrator_without_accounting_rights_enables(self):
+        admin = new_test_user(self.env, "bb_setup_admin", groups="billing_bridge.group_billing_admin")
+        provider = self.new_provider()
+        provider.with_user(admin).action_enable()
+        self.assertEqual(provider.state, "enabled")
+        self.assertTrue(provider.clearing_journal_id and provider.fee_account_id)
