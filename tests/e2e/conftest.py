@@ -87,17 +87,10 @@ class OdooServer:
         pytest.fail(f"timed out waiting for {what}:\n{self.log_tail()}")
 
 
-@pytest.fixture(scope="module")
-def odoo_server(tmp_path_factory):
+def odoo_command(db, port, log_path):
+    """Command line of a prefork Odoo (2 HTTP workers, 1 cron worker) serving ``db`` only."""
     env = _env()
-    db = f"{env['BB_TEST_DB']}_e2e_{uuid.uuid4().hex[:6]}"
-    with closing(_pg_connect()) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cr:
-            cr.execute(f'CREATE DATABASE "{db}" TEMPLATE "{env["BB_TEST_DB"]}"')
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("odoo") / "odoo.log"
-    command = shlex.split(env["BB_ODOO_CMD"]) + [
+    return shlex.split(env["BB_ODOO_CMD"]) + [
         "-c", env["BB_ODOO_CONFIG"],
         "-d", db,
         f"--db-filter=^{db}$",
@@ -108,18 +101,44 @@ def odoo_server(tmp_path_factory):
         "--log-level=warn",
         f"--logfile={log_path}",
     ]
+
+
+def stop_odoo(process):
+    """SIGTERM (graceful stop), then SIGTERM again (Odoo's forced shutdown), then SIGKILL.
+
+    A graceful stop waits for the workers, and an idle cron worker notices only
+    when its sleep ends (up to a minute): the second signal spares that wait.
+    """
+    for signal_sent, wait in ((process.terminate, 5), (process.terminate, 25),
+                              (process.kill, None)):
+        if process.poll() is not None:
+            return
+        signal_sent()
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def odoo_server(tmp_path_factory):
+    env = _env()
+    db = f"{env['BB_TEST_DB']}_e2e_{uuid.uuid4().hex[:6]}"
+    with closing(_pg_connect()) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cr:
+            cr.execute(f'CREATE DATABASE "{db}" TEMPLATE "{env["BB_TEST_DB"]}"')
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("odoo") / "odoo.log"
+    command = odoo_command(db, port, log_path)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     server = OdooServer(db, port, process, log_path)
     try:
         server.wait_ready()
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_odoo(process)
         with closing(_pg_connect()) as conn:
             conn.autocommit = True
             with conn.cursor() as cr:
