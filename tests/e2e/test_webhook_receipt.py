@@ -86,9 +86,9 @@ def test_a_repeated_delivery_of_an_event_being_processed_is_answered_at_once(
         batch.commit()
         sender.join(timeout=60)
 
-    assert answered_in_time, "the repeated delivery waited for the processing batch"
-    assert answer["status"] == 200, answer
-    assert '"duplicate": true' in answer["body"]
+    # Today: (False, 400, False), {"error": "empty body"} after waiting for the commit.
+    assert (answered_in_time, answer["status"], '"duplicate": true' in answer["body"]) == (
+        True, 200, True), answer
 
 
 @pytest.mark.xfail(strict=True, reason=(
