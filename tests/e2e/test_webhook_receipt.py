@@ -1,8 +1,7 @@
 """Webhook receipt as a sender and an administrator see it, against a real multi-worker Odoo.
 
-Two defects found by the localstripe end-to-end run, reproduced here with the
-smallest setup (a provider, one Stripe-signed event) and kept as strict xfails:
-they pass, and so fail the suite, once fixed.
+Two defects found by the localstripe end-to-end run (since fixed), with the
+smallest setup that showed them (a provider, one Stripe-signed event).
 """
 
 import os
@@ -52,12 +51,6 @@ def provider_id(odoo_server):
     return provider
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A repeated delivery of an event that a processing batch has claimed (its row updated, "
-    "not yet committed) waits in INSERT ... ON CONFLICT DO NOTHING until the batch commits "
-    "(up to the cron's time budget), then meets a serialization failure; Odoo retries the "
-    "request, and the retry reads an empty body (_read_body uses get_data(cache=False)): "
-    "the signed delivery is answered 400 'empty body' instead of 200 duplicate at once."))
 def test_a_repeated_delivery_of_an_event_being_processed_is_answered_at_once(
         odoo_server, provider_id):
     event = customer_created(f"cus_{uuid.uuid4().hex[:14]}")
@@ -86,15 +79,11 @@ def test_a_repeated_delivery_of_an_event_being_processed_is_answered_at_once(
         batch.commit()
         sender.join(timeout=60)
 
-    # Today: (False, 400, False), {"error": "empty body"} after waiting for the commit.
+    # Before the fix: (False, 400, False), {"error": "empty body"} after waiting for the commit.
     assert (answered_in_time, answer["status"], '"duplicate": true' in answer["body"]) == (
         True, 200, True), answer
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "billing.webhook.refusal._record inserts with SQL and leaves the stored related "
-    "company_id empty, so the multi-company record rule hides every refusal: the provider's "
-    "refusal_count and the Refused Deliveries list show nothing to anyone but the superuser."))
 def test_a_refused_delivery_is_counted_for_the_administrator(odoo_server, provider_id):
     refused = post(odoo_server, provider_id, customer_created("cus_forged"),
                    secret="whsec_not_the_secret")

@@ -78,7 +78,8 @@ class BillingWebhookController(http.Controller):
         if (httprequest.content_length or 0) > MAX_BODY_BYTES:
             raise WebhookRefused(413, "body larger than 1 MiB")
         try:
-            body = httprequest.get_data(cache=False)
+            # cached: when Odoo retries the request (serialization failure), it reads it again
+            body = httprequest.get_data(cache=True)
         except RequestEntityTooLarge as exc:  # beyond Odoo's own request limit
             raise WebhookRefused(413, "body larger than 1 MiB") from exc
         if len(body) > MAX_BODY_BYTES:  # chunked bodies declare no length

@@ -150,6 +150,11 @@ class BillingEvent(models.Model):
         A repeated delivery of the same provider event id stores nothing new.
         Events of a type without canonical meaning are stored as ``ignored``.
         """
+        # A repeated delivery is answered from a plain read: the INSERT below would wait
+        # for a processing batch holding the stored row, then fail to serialize.
+        known = self._ingested_id(provider, envelope.external_id)
+        if known:
+            return known, False
         state = "received" if envelope.canonical_type else "ignored"
         now = fields.Datetime.now()
         uid = self.env.uid
@@ -186,11 +191,16 @@ class BillingEvent(models.Model):
         row = self.env.cr.fetchone()
         if row:
             return row[0], True
+        return self._ingested_id(provider, envelope.external_id), False
+
+    @api.model
+    def _ingested_id(self, provider, external_id):
         self.env.cr.execute(
             "SELECT id FROM billing_event WHERE provider_id = %s AND external_id = %s",
-            (provider.id, envelope.external_id),
+            (provider.id, external_id),
         )
-        return self.env.cr.fetchone()[0], False
+        row = self.env.cr.fetchone()
+        return row[0] if row else None
 
     @api.model
     def _trigger_processing(self):

@@ -37,13 +37,15 @@ class BillingWebhookRefusal(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                INSERT INTO billing_webhook_refusal (provider_id, day, reason, count,
+                INSERT INTO billing_webhook_refusal (provider_id, company_id, day, reason, count,
                     create_uid, create_date, write_uid, write_date)
-                VALUES (%(provider)s, %(day)s, %(reason)s, 1, %(uid)s, %(now)s, %(uid)s, %(now)s)
+                VALUES (%(provider)s, %(company)s, %(day)s, %(reason)s, 1,
+                        %(uid)s, %(now)s, %(uid)s, %(now)s)
                 ON CONFLICT (provider_id, day, reason)
                 DO UPDATE SET count = billing_webhook_refusal.count + 1, write_date = %(now)s
                 """,
                 provider=provider.id,
+                company=provider.company_id.id,
                 day=now.date(),
                 reason=reason,
                 uid=self.env.uid,

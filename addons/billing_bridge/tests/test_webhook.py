@@ -1,6 +1,6 @@
 import time
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.billing_bridge.const import MAX_BODY_BYTES
 from odoo.addons.billing_bridge.signature import sign
@@ -76,6 +76,10 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
         response = self.deliver(generic_event("evt_1"), secret="not-the-secret")
         self.assertRefused(response, 400, "signature mismatch")
         self.assertEqual(self.refusals(), {"signature mismatch": 1})
+        admin = new_test_user(self.env, "bb_refusal_admin",
+                              groups="billing_bridge.group_billing_admin")
+        self.assertEqual(self.provider.with_user(admin).refusal_count, 1,
+                         "the company's administrators see the refusal")
 
     def test_missing_signature_header(self):
         body, _signature = self.signed(generic_event("evt_1"))
