@@ -1,5 +1,6 @@
 import base64
 import io
+import logging
 from datetime import datetime, time, timedelta
 
 import xlsxwriter
@@ -7,7 +8,9 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, sql
+
+_logger = logging.getLogger(__name__)
 
 LINE_KINDS = [
     ("invoice", "Invoice"),
@@ -25,6 +28,10 @@ LINE_STATUSES = [
     ("missing_in_provider", "Missing in provider"),
     ("amount_mismatch", "Amount mismatch"),
 ]
+
+# Statuses of the lines that differ; "in" (not "!= matched", which also looks for
+# NULL) lets PostgreSQL use billing_reconciliation_line_difference_idx.
+DIFFERENCES = [status for status, _label in LINE_STATUSES if status != "matched"]
 
 # Amounts closer than this are equal (the smallest minor unit handled is 0.001).
 EPSILON = 0.0005
@@ -77,6 +84,17 @@ class BillingReconciliationRun(models.Model):
         ("period_check", "CHECK(date_from <= date_to)",
          "The period of a reconciliation run must start before it ends."),
     ]
+
+    def init(self):
+        result = super().init()
+        # Once every model has its columns: account_move gets its billing columns from
+        # this module's account.move extension, which is set up after this model.
+        self.pool.post_init(self._create_query_indexes)
+        return result
+
+    def _create_query_indexes(self):
+        for name, table, expressions, where in INDEXES:
+            sql.create_index(self.env.cr, name, table, expressions, where=where)
 
     @api.depends("provider_id", "date_from", "date_to")
     def _compute_name(self):
@@ -133,10 +151,14 @@ class BillingReconciliationRun(models.Model):
         run.env.cr.execute(SQL("DELETE FROM billing_reconciliation_line WHERE run_id = %s",
                                run.id))
         counts = {}
-        for kind, query in run._line_queries():
+        queries = run._line_queries()
+        for kind, query in queries:
             run.env.cr.execute(query)
             counts[kind] = run.env.cr.rowcount
-            self.env["ir.cron"]._notify_progress(done=len(counts), remaining=7 - len(counts))
+            _logger.info("Reconciliation run %s: %s lines of %s (%s/%s).", run.id,
+                         counts[kind], kind, len(counts), len(queries))
+            self.env["ir.cron"]._notify_progress(done=len(counts),
+                                                 remaining=len(queries) - len(counts))
         run.env["billing.reconciliation.line"].invalidate_model()
         run._compute_totals()
         run._open_mismatch_exceptions()
@@ -163,8 +185,7 @@ class BillingReconciliationRun(models.Model):
         params = {"run": self.id, "provider": self.provider_id.id,
                   "company": self.provider_id.company_id.id, "start": start, "end": end,
                   "date_from": self.date_from, "date_to": self.date_to,
-                  "clearing": self._clearing_accounts(), "uid": self.env.uid,
-                  "now": fields.Datetime.now(), **LIKE_PATTERNS}
+                  "clearing": self._clearing_accounts(), **LIKE_PATTERNS}
         return [(kind, SQL(line_insert(body), **params)) for kind, body in QUERIES]
 
     def _compute_totals(self):
@@ -201,10 +222,10 @@ class BillingReconciliationRun(models.Model):
         key = self._exception_group_key()
         exceptions.search([("group_key", "=", key), ("state", "=", "open")])._transition(
             "resolved", resolution_note=_("Recomputed."))
-        tolerance = self.provider_id.amount_tolerance
+        tolerance = self.provider_id.amount_tolerance + EPSILON
         lines = self.env["billing.reconciliation.line"].search([
-            ("run_id", "=", self.id), ("status", "!=", "matched")])
-        lines = lines.filtered(lambda line: abs(line.difference) > tolerance + EPSILON)
+            ("run_id", "=", self.id), ("status", "in", DIFFERENCES),
+            "|", ("difference", ">", tolerance), ("difference", "<", -tolerance)])
         labels = dict(LINE_STATUSES)
         created = exceptions.with_context(tracking_disable=True).create([{
             "exception_type": "reconciliation_mismatch",
@@ -262,8 +283,17 @@ class BillingReconciliationRun(models.Model):
             if self.search_count([("provider_id", "=", provider.id), ("date_from", "=", start),
                                   ("date_to", "=", end)]):
                 continue
-            run = self.create({"provider_id": provider.id, "date_from": start, "date_to": end})
-            run._compute_lines()
+            try:
+                with self.env.cr.savepoint():
+                    run = self.create({"provider_id": provider.id, "date_from": start,
+                                       "date_to": end})
+                    run._compute_lines()
+            except UserError as error:
+                # e.g. the provider's API is unreachable: the other providers still get
+                # their run, and this one is tried again on the next day.
+                _logger.warning("No month-end reconciliation for %s yet: %s", provider.name,
+                                error)
+                continue
             self.env["billing.event"]._commit_batch()
 
     # ------------------------------------------------------------------
@@ -346,20 +376,24 @@ class BillingReconciliationTotal(models.Model):
 
 
 class BillingReconciliationLine(models.Model):
+    """One provider object (or ledger entry) of a run; rebuilt by each compute, which
+    records who computed the run and when, so lines keep no access log of their own."""
+
     _name = "billing.reconciliation.line"
     _description = "Billing Reconciliation Line"
     _order = "run_id, status desc, kind, external_ref"
+    _log_access = False
 
     run_id = fields.Many2one("billing.reconciliation.run", required=True, index=True,
                              ondelete="cascade")
     company_id = fields.Many2one("res.company", index=True)
-    kind = fields.Selection(LINE_KINDS, required=True, index=True)
+    kind = fields.Selection(LINE_KINDS, required=True)
     external_ref = fields.Char(string="External Reference", index=True)
     provider_amount = fields.Float(digits=(16, 3), string="Billing Platform")
     ledger_amount = fields.Float(digits=(16, 3), string="Ledger")
     difference = fields.Float(digits=(16, 3))
     currency_id = fields.Many2one("res.currency")
-    status = fields.Selection(LINE_STATUSES, required=True, index=True)
+    status = fields.Selection(LINE_STATUSES, required=True)
     move_id = fields.Many2one("account.move", string="Journal Entry", index="btree_not_null")
     payment_id = fields.Many2one("account.payment", index="btree_not_null")
     event_id = fields.Many2one("billing.event", index="btree_not_null")
@@ -377,7 +411,20 @@ def _status_sql(provider, ledger):
 
 
 # Patterns of the keys of the entries booked for a provider object ("<object>:<part>").
-LIKE_PATTERNS = {"any_part": "%:%", "opened": "%:opened", "won": "%:won", "fees": "%:fees"}
+LIKE_PATTERNS = {"any_part": "%:%", "opened": "%:opened", "won": "%:won", "fees": "%:fees",
+                 "fee": "%:fee"}
+
+# The provider object an entry was booked for; account_move_billing_object_idx indexes it.
+OBJECT_REF = "split_part(m.billing_external_ref, ':', 1)"
+
+# The provider's posted entries (alias m). The ledger side of every kind is limited to
+# the objects of the period: those the provider reports in it, and those booked in it,
+# so that a run reads one month of the ledger, not its whole history.
+PROVIDER_ENTRIES = """
+          FROM account_move m
+         WHERE m.billing_provider_id = %(provider)s AND m.billing_external_ref IS NOT NULL
+           AND m.state = 'posted'"""
+BOOKED_IN_PERIOD = "m.date BETWEEN %(date_from)s AND %(date_to)s"  # account_move_billing_date_idx
 
 
 def line_insert(body):
@@ -386,42 +433,48 @@ def line_insert(body):
     return f"""
     INSERT INTO billing_reconciliation_line
         (run_id, company_id, kind, external_ref, provider_amount, ledger_amount, difference,
-         currency_id, status, move_id, payment_id, event_id, balance_transaction_id,
-         create_uid, create_date, write_uid, write_date)
+         currency_id, status, move_id, payment_id, event_id, balance_transaction_id)
     SELECT %(run)s, %(company)s, r.kind, r.ref, r.provider_amount, r.ledger_amount,
            coalesce(r.provider_amount, 0) - coalesce(r.ledger_amount, 0), r.currency_id,
-           r.status, r.move_id, r.payment_id, r.event_id, r.txn_id,
-           %(uid)s, %(now)s, %(uid)s, %(now)s
+           r.status, r.move_id, r.payment_id, r.event_id, r.txn_id
       FROM ({body}) r
 """
 
 
 INVOICES = f"""
-    WITH provider AS (
+    WITH voided AS (
+        SELECT DISTINCT object_ref FROM billing_event
+         WHERE provider_id = %(provider)s AND canonical_type = 'invoice.voided'
+    ), provider AS (
         SELECT DISTINCT ON (e.object_ref) e.object_ref AS ref, e.id AS event_id,
                CASE WHEN e.canonical_type = 'credit_note.issued' THEN -e.amount
-                    WHEN EXISTS (SELECT 1 FROM billing_event v
-                                  WHERE v.provider_id = e.provider_id
-                                    AND v.canonical_type = 'invoice.voided'
-                                    AND v.object_ref = e.object_ref) THEN 0
+                    WHEN v.object_ref IS NOT NULL THEN 0
                     ELSE e.amount END AS amount,
                cur.id AS currency_id
           FROM billing_event e
+          LEFT JOIN voided v ON v.object_ref = e.object_ref
           LEFT JOIN res_currency cur ON cur.name = upper(e.currency_code)
          WHERE e.provider_id = %(provider)s
            AND e.canonical_type IN ('invoice.issued', 'credit_note.issued')
            AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
          ORDER BY e.object_ref, e.occurred_at DESC, e.id DESC
-    ), ledger AS (
-        SELECT split_part(m.billing_external_ref, ':', 1) AS ref,
-               min(m.id) FILTER (WHERE m.billing_external_ref NOT LIKE %(any_part)s) AS move_id,
-               sum(m.amount_total_in_currency_signed) AS amount,
-               min(m.currency_id) AS currency_id, min(m.invoice_date) AS invoice_date
-          FROM account_move m
-         WHERE m.billing_provider_id = %(provider)s AND m.state = 'posted'
+    ), documents AS NOT MATERIALIZED (
+        SELECT m.id, {OBJECT_REF} AS ref, m.billing_external_ref,
+               m.amount_total_in_currency_signed AS amount, m.currency_id, m.invoice_date
+          {PROVIDER_ENTRIES}
            AND m.move_type IN ('out_invoice', 'out_refund')
            AND NOT coalesce(m.billing_from_refund, FALSE)
-         GROUP BY 1
+    ), objects AS (
+        SELECT ref FROM provider
+         UNION
+        SELECT ref FROM documents WHERE invoice_date BETWEEN %(date_from)s AND %(date_to)s
+    ), ledger AS (
+        SELECT d.ref, min(d.id) FILTER (WHERE d.billing_external_ref NOT LIKE %(any_part)s)
+                   AS move_id,
+               sum(d.amount) AS amount, min(d.currency_id) AS currency_id,
+               min(d.invoice_date) AS invoice_date
+          FROM documents d WHERE d.ref = ANY(ARRAY(SELECT ref FROM objects))
+         GROUP BY d.ref
     )
     SELECT 'invoice' AS kind, coalesce(p.ref, l.ref) AS ref, p.amount AS provider_amount,
            l.amount AS ledger_amount, coalesce(p.currency_id, l.currency_id) AS currency_id,
@@ -443,10 +496,12 @@ PAYMENTS_AND_REFUNDS = f"""
            AND t.created_at >= %(start)s AND t.created_at < %(end)s
     ), ledger AS (
         SELECT p.billing_external_ref AS ref, p.id AS payment_id, p.move_id,
-               p.payment_type, p.currency_id, m.date,
+               p.payment_type, p.currency_id, p.date,
                CASE WHEN p.payment_type = 'inbound' THEN p.amount ELSE -p.amount END AS amount
           FROM account_payment p JOIN account_move m ON m.id = p.move_id
          WHERE p.billing_provider_id = %(provider)s AND m.state = 'posted'
+           AND (p.billing_external_ref IN (SELECT ref FROM provider)
+                OR p.date BETWEEN %(date_from)s AND %(date_to)s)
     )
     SELECT CASE WHEN coalesce(p.category, CASE WHEN l.payment_type = 'inbound'
                                                THEN 'charge' END) = 'charge'
@@ -459,18 +514,27 @@ PAYMENTS_AND_REFUNDS = f"""
      WHERE p.ref IS NOT NULL OR l.date BETWEEN %(date_from)s AND %(date_to)s
 """
 
+
 def clearing_by_object(pattern):
-    """The ledger side of settlement kinds: what entries keyed "<object>:<part>"
-    (``pattern`` names the LIKE parameter) booked on the clearing accounts."""
+    """The ledger side of settlement kinds: what the entries keyed "<object>:<part>"
+    (``pattern`` names the LIKE parameter) of the ``objects`` CTE booked on the
+    clearing accounts."""
     return f"""
-    SELECT split_part(m.billing_external_ref, ':', 1) AS ref,
-           min(m.id) AS move_id, sum(ml.amount_currency) AS amount,
+    SELECT {OBJECT_REF} AS ref, min(m.id) AS move_id, sum(ml.amount_currency) AS amount,
            min(ml.currency_id) AS currency_id, min(m.date) AS date
       FROM account_move m JOIN account_move_line ml ON ml.move_id = m.id
-     WHERE m.billing_provider_id = %(provider)s AND m.state = 'posted'
-       AND ml.account_id = ANY(%(clearing)s) AND m.billing_external_ref LIKE %({pattern})s
+     WHERE m.billing_provider_id = %(provider)s AND m.billing_external_ref IS NOT NULL
+       AND m.state = 'posted' AND ml.account_id = ANY(%(clearing)s)
+       AND m.billing_external_ref LIKE %({pattern})s
+       AND {OBJECT_REF} = ANY(ARRAY(SELECT ref FROM objects))
      GROUP BY 1
 """
+
+
+def booked_in_period(*patterns):
+    """Objects of entries keyed "<object>:<part>" (any of ``patterns``) dated in the period."""
+    likes = " OR ".join(f"m.billing_external_ref LIKE %({pattern})s" for pattern in patterns)
+    return f"SELECT {OBJECT_REF} {PROVIDER_ENTRIES} AND {BOOKED_IN_PERIOD} AND ({likes})"
 
 
 DISPUTES = f"""
@@ -481,6 +545,8 @@ DISPUTES = f"""
          WHERE t.provider_id = %(provider)s AND t.category = 'dispute'
            AND t.created_at >= %(start)s AND t.created_at < %(end)s
          GROUP BY t.source_ref
+    ), objects AS (
+        SELECT ref FROM provider UNION {booked_in_period("opened", "won")}
     ), ledger AS ({clearing_by_object("opened")} UNION ALL
                   {clearing_by_object("won")})
     SELECT 'dispute' AS kind, coalesce(p.ref, l.ref) AS ref, p.amount AS provider_amount,
@@ -504,6 +570,17 @@ FEES = f"""
            AND t.category != 'payout'
            AND t.created_at >= %(start)s AND t.created_at < %(end)s
          GROUP BY t.payout_ref
+    ), objects AS (
+        SELECT ref FROM provider
+         UNION
+        {booked_in_period("fees")}
+         UNION
+        -- the payouts that charged the dispute fees booked in the period
+        SELECT t.payout_ref
+          FROM ({booked_in_period("fee")}) f(ref)
+          JOIN billing_balance_transaction t ON t.provider_id = %(provider)s
+                                            AND t.source_ref = f.ref
+         WHERE t.category = 'dispute' AND t.fee > 0 AND t.payout_ref IS NOT NULL
     ), dispute_fees AS (
         -- dispute fees booked when their dispute opened, counted with the payout
         -- whose withdrawal charged them
@@ -516,6 +593,7 @@ FEES = f"""
                              AND m.state = 'posted'
           JOIN account_move_line ml ON ml.move_id = m.id AND ml.account_id = ANY(%(clearing)s)
          WHERE t.provider_id = %(provider)s AND t.category = 'dispute' AND t.fee > 0
+           AND t.payout_ref = ANY(ARRAY(SELECT ref FROM objects))
          GROUP BY t.payout_ref
     ), ledger AS (
         SELECT ref, (array_agg(move_id ORDER BY rank))[1] AS move_id, sum(amount) AS amount,
@@ -544,15 +622,19 @@ PAYOUTS = f"""
          WHERE e.provider_id = %(provider)s AND e.canonical_type = 'payout.paid'
            AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
          ORDER BY e.object_ref, e.occurred_at DESC
+    ), transfers AS (
+        SELECT m.id {PROVIDER_ENTRIES}
+           AND m.billing_external_ref = ANY(ARRAY(SELECT ref FROM provider))
+         UNION
+        SELECT m.id {PROVIDER_ENTRIES} AND {BOOKED_IN_PERIOD}
+           AND m.billing_external_ref IN (SELECT object_ref FROM billing_event
+                                           WHERE provider_id = %(provider)s
+                                             AND canonical_type = 'payout.paid')
     ), ledger AS (
         SELECT m.billing_external_ref AS ref, m.id AS move_id, m.date,
                -sum(ml.amount_currency) AS amount, min(ml.currency_id) AS currency_id
           FROM account_move m JOIN account_move_line ml ON ml.move_id = m.id
-         WHERE m.billing_provider_id = %(provider)s AND m.state = 'posted'
-           AND ml.account_id = ANY(%(clearing)s)
-           AND m.billing_external_ref IN (SELECT object_ref FROM billing_event
-                                           WHERE provider_id = %(provider)s
-                                             AND canonical_type = 'payout.paid')
+         WHERE m.id IN (SELECT id FROM transfers) AND ml.account_id = ANY(%(clearing)s)
          GROUP BY m.id
     )
     SELECT 'payout' AS kind, coalesce(p.ref, l.ref) AS ref, p.amount AS provider_amount,
@@ -581,8 +663,8 @@ UNKNOWN_LEDGER = """
            'missing_in_provider' AS status, m.id AS move_id, NULL::int AS payment_id,
            NULL::int AS event_id, NULL::int AS txn_id
       FROM account_move_line ml JOIN account_move m ON m.id = ml.move_id
-     WHERE ml.account_id = ANY(%(clearing)s) AND m.state = 'posted'
-       AND m.date BETWEEN %(date_from)s AND %(date_to)s
+     WHERE ml.account_id = ANY(%(clearing)s) AND ml.parent_state = 'posted'
+       AND ml.date BETWEEN %(date_from)s AND %(date_to)s
        AND m.billing_provider_id IS NULL
        AND NOT EXISTS (SELECT 1 FROM account_payment p
                         WHERE p.move_id = m.id AND p.billing_provider_id IS NOT NULL)
@@ -597,4 +679,20 @@ QUERIES = [
     ("payout", PAYOUTS),
     ("adjustment", ADJUSTMENTS),
     ("ledger without provider object", UNKNOWN_LEDGER),
+]
+
+# Indexes of the queries above on the tables they read: the provider's rows of a period,
+# the entries booked for one provider object; and a run's differences.
+INDEXES = [
+    ("billing_reconciliation_line_difference_idx", "billing_reconciliation_line", ["run_id"],
+     "status != 'matched'"),
+    ("billing_event_reconciliation_idx", "billing_event",
+     ["provider_id", "canonical_type", "occurred_at"], ""),
+    ("billing_balance_transaction_period_idx", "billing_balance_transaction",
+     ["provider_id", "created_at"], ""),
+    ("account_move_billing_object_idx", "account_move",
+     ["billing_provider_id", "split_part(billing_external_ref, ':', 1)"],
+     "billing_external_ref IS NOT NULL"),
+    ("account_move_billing_date_idx", "account_move", ["billing_provider_id", "date"],
+     "billing_provider_id IS NOT NULL"),
 ]
