@@ -365,7 +365,10 @@ class BillingEvent(models.Model):
 
     @api.model
     def _commit_batch(self):
-        if self._in_test_mode():
+        # While modules are installed (e.g. demo data replaying a history), the whole
+        # installation is one transaction: committing part of it would leave a half-built
+        # module behind if the rest failed.
+        if self._in_test_mode() or not self.pool.ready:
             return
         self.env.cr.commit()  # pylint: disable=invalid-commit
 
@@ -475,12 +478,17 @@ class BillingEvent(models.Model):
             return True
         return False
 
-    def _process_one(self):
-        """Apply one claimed event inside a savepoint and record the outcome."""
+    def _process_one(self, canonical_events=None):
+        """Apply one claimed event inside a savepoint and record the outcome.
+
+        ``canonical_events`` replaces the adapter's normalization when the caller
+        already holds them (e.g. completed with what the provider's API returned).
+        """
         self.ensure_one()
         self._transition("processing")
         try:
-            canonical_events = self.provider_id._bb_normalize(self)
+            if canonical_events is None:
+                canonical_events = self.provider_id._bb_normalize(self)
             self._remember_amount(canonical_events)
             with self.env.cr.savepoint():
                 outcome, note = self.with_company(self.company_id)._apply(canonical_events)

@@ -494,6 +494,16 @@ class BillingProvider(models.Model):
             suggested_action=_("Send the payout again with its transactions, then replay."),
         )
 
+    def _bb_settlement_warning(self):
+        """Why the settlement side of a reconciliation run may be incomplete, or False.
+
+        Adapters that read the period's balance transactions from an API say so when
+        they cannot (no API key): the run is computed from the payouts received, and
+        shows the warning.
+        """
+        self.ensure_one()
+        return False
+
     def _bb_sync_balance_transactions(self, date_from, date_to):
         """Store the provider's balance transactions of a period before reconciling it.
 

@@ -75,6 +75,8 @@ class BillingReconciliationRun(models.Model):
     difference_count = fields.Integer(compute="_compute_counts",
                                       string="Differences")
     computed_at = fields.Datetime(readonly=True)
+    settlement_warning = fields.Char(
+        readonly=True, help="Why the settlement figures of the last compute may be incomplete.")
     computed_by_id = fields.Many2one("res.users", readonly=True)
     approved_by_id = fields.Many2one("res.users", readonly=True, tracking=True)
     approved_at = fields.Datetime(readonly=True)
@@ -146,7 +148,9 @@ class BillingReconciliationRun(models.Model):
         self.ensure_one()
         # sudo: reconciliation reads every provider record of the company at once.
         run = self.sudo()
-        run.provider_id._bb_sync_balance_transactions(run.date_from, run.date_to)
+        warning = run.provider_id._bb_settlement_warning()
+        if not warning:
+            run.provider_id._bb_sync_balance_transactions(run.date_from, run.date_to)
         run.env.flush_all()
         run.env.cr.execute(SQL("DELETE FROM billing_reconciliation_line WHERE run_id = %s",
                                run.id))
@@ -163,7 +167,7 @@ class BillingReconciliationRun(models.Model):
         run._compute_totals()
         run._open_mismatch_exceptions()
         run._transition("done", computed_at=fields.Datetime.now(),
-                        computed_by_id=self.env.user.id)
+                        computed_by_id=self.env.user.id, settlement_warning=warning)
         run.message_post(body=_("Computed: %s.", ", ".join(
             f"{count} {kind}" for kind, count in counts.items())))
 
@@ -411,8 +415,7 @@ def _status_sql(provider, ledger):
 
 
 # Patterns of the keys of the entries booked for a provider object ("<object>:<part>").
-LIKE_PATTERNS = {"any_part": "%:%", "opened": "%:opened", "won": "%:won", "fees": "%:fees",
-                 "fee": "%:fee"}
+LIKE_PATTERNS = {"any_part": "%:%", "opened": "%:opened", "won": "%:won", "fees": "%:fees"}
 
 # The provider object an entry was booked for; account_move_billing_object_idx indexes it.
 OBJECT_REF = "split_part(m.billing_external_ref, ':', 1)"
@@ -560,30 +563,28 @@ DISPUTES = f"""
      WHERE p.ref IS NOT NULL OR l.date BETWEEN %(date_from)s AND %(date_to)s
 """
 
+# A payout's fees are booked in one entry dated with the payout: they belong to the period
+# the payout was paid in (like the payout itself), whenever their transactions were created,
+# and so do the fees of the disputes it withdrew, though booked when the dispute opened.
 FEES = f"""
-    WITH provider AS (
+    WITH payouts AS (
+        SELECT e.object_ref AS ref
+          FROM billing_event e
+         WHERE e.provider_id = %(provider)s AND e.canonical_type = 'payout.paid'
+           AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
+    ), provider AS (
         SELECT t.payout_ref AS ref, min(t.currency_id) AS currency_id,
                sum(t.fee) + coalesce(sum(-t.amount) FILTER (WHERE t.category = 'fee'), 0)
                    AS amount
           FROM billing_balance_transaction t
-         WHERE t.provider_id = %(provider)s AND t.payout_ref IS NOT NULL
-           AND t.category != 'payout'
-           AND t.created_at >= %(start)s AND t.created_at < %(end)s
+         WHERE t.provider_id = %(provider)s AND t.category != 'payout'
+           AND t.payout_ref = ANY(ARRAY(SELECT ref FROM payouts))
          GROUP BY t.payout_ref
     ), objects AS (
-        SELECT ref FROM provider
-         UNION
-        {booked_in_period("fees")}
-         UNION
-        -- the payouts that charged the dispute fees booked in the period
-        SELECT t.payout_ref
-          FROM ({booked_in_period("fee")}) f(ref)
-          JOIN billing_balance_transaction t ON t.provider_id = %(provider)s
-                                            AND t.source_ref = f.ref
-         WHERE t.category = 'dispute' AND t.fee > 0 AND t.payout_ref IS NOT NULL
+        SELECT ref FROM provider UNION {booked_in_period("fees")}
     ), dispute_fees AS (
         -- dispute fees booked when their dispute opened, counted with the payout
-        -- whose withdrawal charged them
+        -- whose withdrawal charged them (in the period of that payout)
         SELECT t.payout_ref AS ref, min(m.id) AS move_id,
                sum(-ml.amount_currency) AS amount, min(ml.currency_id) AS currency_id,
                min(m.date) AS date

@@ -121,6 +121,32 @@ class TestReconciliationRun(TestSettlement):
         self.assertEqual(len(run.line_ids), 17)
         self.assertEqual(len(run.exception_ids.filtered(lambda e: e.state == "open")), 2)
 
+    def test_a_payout_and_its_fees_belong_to_the_month_it_is_paid_in(self):
+        """Charged and disputed in November, paid out on 2 December: the fees (the
+        dispute's too, booked when it opened) are December's, like the payout."""
+        self.paid_invoice(6)
+        self.deliver_all(dispute_event("evt_dp_3", "needs_response", dispute_ref="dp_3",
+                                       payment_ref="pi_6", occurred_at="2026-11-29T08:00:00Z"))
+        self.deliver_all(payout_event("evt_po_3", "po_3", "96.25", [
+            txn("txn_c6", "charge", "119.00", "3.75", payment_ref="pi_6",
+                created_at="2026-11-02T09:05:00Z"),
+            txn("txn_d3", "dispute", "-119.00", "15.00", source_ref="dp_3",
+                created_at="2026-11-29T08:00:00Z"),
+        ], occurred_at="2026-12-02T08:00:00Z"))
+        november = self.new_run()
+        november.action_compute()
+        december = self.env["billing.reconciliation.run"].create({
+            "provider_id": self.provider.id, "date_from": date(2026, 12, 1),
+            "date_to": date(2026, 12, 31)})
+        december.action_compute()
+        self.assertEqual(self.differences(november) | self.differences(december), set())
+        self.assertEqual(
+            {(line.kind, line.external_ref) for line in november.line_ids},
+            {("invoice", "in_6"), ("payment", "pi_6"), ("dispute", "dp_3")})
+        self.assertEqual(
+            {(line.kind, line.external_ref, line.ledger_amount) for line in december.line_ids},
+            {("fee", "po_3", 18.75), ("payout", "po_3", 96.25)})
+
     def test_approval_four_eyes_and_freeze(self):
         self.month()
         run = self.new_run(self.controller)

@@ -132,6 +132,17 @@ class BillingProvider(models.Model):
             )) from error
         return stored
 
+    def _bb_settlement_warning(self):
+        if self.provider_type != "stripe":
+            return super()._bb_settlement_warning()
+        self.ensure_one()
+        # sudo: only whether a key is set is read, never the key.
+        if self.sudo().api_key:
+            return False
+        return _("%s has no Stripe API key: the balance transactions of the period were not "
+                 "read from Stripe, so the settlement side holds only those of the payouts "
+                 "received. Set the API key on the provider and compute again.", self.name)
+
     @staticmethod
     def _stripe_error_text(error, retry_action):
         """What went wrong and what to do, for a UserError."""
