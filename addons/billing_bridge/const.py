@@ -37,6 +37,10 @@ EVENT_TRANSITIONS = {
 RETRY_BASE_DELAY = timedelta(minutes=1)
 RETRY_MAX_DELAY = timedelta(hours=6)
 MAX_ATTEMPTS = 8
+# An event whose prerequisite is in the exception queue waits for a person, without using up
+# its attempts: it is released as soon as the prerequisite is applied, and looked at again
+# this often in case that happened some other way.
+PARKED_RECHECK_DELAY = timedelta(days=1)
 
 PROCESS_BATCH_SIZE = 200
 PAYLOAD_RETENTION_DAYS = 90

@@ -15,6 +15,7 @@ from ..const import (
     EVENT_STATES,
     EVENT_TRANSITIONS,
     MAX_ATTEMPTS,
+    PARKED_RECHECK_DELAY,
     PROCESS_BATCH_SIZE,
     UNPROCESSED_STATES,
     retry_delay,
@@ -641,6 +642,16 @@ class BillingEvent(models.Model):
         )
 
     def _set_waiting(self, wait):
+        if self._prerequisite_in_exception(wait.object_ref):
+            self._transition(
+                "waiting",
+                next_attempt_at=fields.Datetime.now() + PARKED_RECHECK_DELAY,
+                waiting_for_ref=wait.object_ref,
+                last_error=_("%(msg)s %(ref)s waits in the exception queue: this event is "
+                             "applied as soon as it is resolved.", msg=wait.message,
+                             ref=wait.object_ref),
+            )
+            return
         attempts = self.attempts + 1
         if attempts >= MAX_ATTEMPTS:
             self._set_exception(
@@ -667,6 +678,12 @@ class BillingEvent(models.Model):
             waiting_for_ref=wait.object_ref,
             last_error=wait.message,
         )
+
+    def _prerequisite_in_exception(self, object_ref):
+        """Is the object this event waits for known, but held in the exception queue?"""
+        return bool(object_ref) and bool(self.search_count([
+            ("provider_id", "=", self.provider_id.id), ("object_ref", "=", object_ref),
+            ("state", "=", "exception")], limit=1))
 
     def _set_exception(self, error):
         self.env["billing.exception"]._open_for_event(self, error)

@@ -403,9 +403,15 @@ class BillingProvider(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT id FROM account_move
+                SELECT id FROM account_move m
                  WHERE billing_provider_id IS NOT NULL AND state = 'draft'
                    AND NOT (id = ANY(%s))
+                   -- a draft waiting for an approver's decision is posted (or cancelled)
+                   -- by that decision, not examined again on every run
+                   AND NOT EXISTS (
+                       SELECT FROM billing_exception x
+                        WHERE x.res_model = 'account.move' AND x.res_id = m.id
+                          AND x.exception_type = 'approval_required' AND x.state = 'open')
                  ORDER BY date, id
                  %s %s
                 """,

@@ -1,9 +1,18 @@
+from datetime import timedelta
+
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
 
-from .common import BillingLedgerCase, generic_event, invoice_event, invoice_line, tax_amount
+from .common import (
+    BillingLedgerCase,
+    generic_event,
+    invoice_event,
+    invoice_line,
+    payment_event,
+    tax_amount,
+)
 
 
 @tagged("post_install", "-at_install")
@@ -33,12 +42,14 @@ class TestExceptionQueue(BillingLedgerCase):
         return events
 
     def work_activities(self, exceptions=None):
-        domain = [("res_model", "=", "billing.exception"),
-                  ("activity_type_id", "=",
-                   self.env.ref("billing_bridge.mail_activity_type_exception").id)]
-        if exceptions is not None:
-            domain.append(("res_id", "in", exceptions.ids))
-        return self.env["mail.activity"].search(domain)
+        """Work items about ``exceptions`` (default: every exception of the provider)."""
+        if exceptions is None:
+            exceptions = self.env["billing.exception"].search(
+                [("provider_id", "=", self.provider.id)])
+        return self.env["mail.activity"].search([
+            ("res_model", "=", "billing.exception"), ("res_id", "in", exceptions.ids),
+            ("activity_type_id", "=",
+             self.env.ref("billing_bridge.mail_activity_type_exception").id)])
 
     def mapping_wizard(self, exception, **values):
         action = exception.action_create_mapping_rule()
@@ -210,10 +221,34 @@ class TestExceptionQueue(BillingLedgerCase):
         self.assertIn("more than 7 days", activity.summary)
         self.assertTrue(all(exception.mapped("escalated_at")))
 
+    def test_a_payment_waits_for_its_invoice_in_the_queue_as_long_as_it_takes(self):
+        """Retrying against an invoice that waits for a person is pointless: the payment
+        keeps its attempts (it would otherwise end as "never arrived" within hours) and is
+        booked the moment the invoice is."""
+        with freeze_time("2026-11-02 10:00:00") as frozen:
+            [invoice_event] = self.unmapped_invoices(1)
+            payment = self.ingest(payment_event("evt_pay", "pi_0", "in_0", amount="10.00"))
+            self.process()
+            self.assertEqual((payment.state, payment.attempts), ("waiting", 0))
+            self.assertIn("exception queue", payment.last_error)
+            for _day in range(12):
+                frozen.tick(timedelta(hours=12))
+                self.process()
+            self.assertEqual((payment.state, payment.attempts), ("waiting", 0))
+            self.env["billing.mapping.rule"].create({
+                "rule_type": "product", "external_ref": "price_new",
+                "product_id": self.product.id})
+            self.assertEqual((invoice_event.state, payment.next_attempt_at), ("done", False))
+            self.assertEqual(self.process(), {"done": 1})
+        self.assertEqual((invoice_event.state, payment.state), ("done", "done"))
+        self.post()
+        self.assertEqual(self.move("in_0").payment_state, "paid")
+
     def test_open_exceptions_by_type_for_monitoring(self):
+        before = self.env["billing.exception"]._open_counts_by_type().get("missing_mapping", 0)
         self.unmapped_invoices(2)
         counts = self.env["billing.exception"]._open_counts_by_type()
-        self.assertEqual(counts["missing_mapping"], 2)
+        self.assertEqual(counts["missing_mapping"], before + 2)
 
     def test_adding_the_rule_in_settings_resolves_the_waiting_exceptions(self):
         events = self.unmapped_invoices(2)
