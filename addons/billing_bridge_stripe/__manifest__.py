@@ -14,6 +14,7 @@
     ],
     "demo": [
         "demo/billing_demo.xml",
+        "demo/billing_demo_history.xml",
     ],
     "installable": True,
     "auto_install": False,

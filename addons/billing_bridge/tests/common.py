@@ -21,9 +21,15 @@ def generic_event(event_id, event_type="customer.upserted", object_ref="cus_1",
 class BillingBridgeSetup:
     """Shared set-up for TransactionCase and HttpCase tests of the core."""
 
+    # Tests of company-wide figures (MRR) work in a company of their own, away from the
+    # demo data of the database's main company.
+    own_company = False
+
     @classmethod
     def setup_billing(cls):
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        if cls.own_company:
+            cls._switch_to_new_company()
         cls.company = cls.env.company
         cls.provider = cls.env["billing.provider"].create(
             {
@@ -34,6 +40,17 @@ class BillingBridgeSetup:
             }
         )
         cls.Event = cls.env["billing.event"]
+
+    @classmethod
+    def _switch_to_new_company(cls):
+        main = cls.env.company
+        company = cls.env["res.company"].create({
+            "name": f"{cls.__name__} Inc.", "currency_id": main.currency_id.id,
+            "country_id": main.country_id.id})
+        cls.env["account.chart.template"].try_loading(
+            main.chart_template or "generic_coa", company=company, install_demo=False)
+        cls.env.user.company_ids |= company
+        cls.env = cls.env(context=dict(cls.env.context, allowed_company_ids=company.ids))
 
     @classmethod
     def ingest(cls, event, provider=None):

@@ -239,7 +239,8 @@ class TestDunning(BillingLedgerCase):
                          ("ada@example.com", "+1 555 0100"))
         self.assertEqual(subscription.last_failed_invoice_id, self.move("in_2"))
         self.assertEqual(subscription.last_failed_currency_id, self.eur)
-        in_dunning = self.Subscription.search([("first_failed_at", "!=", False)])
+        in_dunning = self.Subscription.search([("provider_id", "=", self.provider.id),
+                                               ("first_failed_at", "!=", False)])
         self.assertEqual(in_dunning, subscription)
         groups = self.Subscription._read_group([("id", "=", subscription.id)],
                                                ["dunning_level"], ["amount_due:sum"])

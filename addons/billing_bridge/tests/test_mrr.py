@@ -35,6 +35,8 @@ def money(value):
 
 
 class MrrCase(BillingLedgerCase):
+    own_company = True
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

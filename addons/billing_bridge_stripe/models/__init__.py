@@ -1,1 +1,2 @@
 from . import billing_provider
+from . import billing_provider_demo

@@ -10,3 +10,4 @@ from . import test_stripe_webhook
 from . import test_stripe_lifecycle
 from . import test_stripe_api
 from . import test_stripe_settlement
+from . import test_demo
