@@ -90,6 +90,11 @@ class BillingEvent(models.Model):
     waiting_for_ref = fields.Char(
         readonly=True, index="btree_not_null", help="External object this event waits for."
     )
+    waiting_on_exception = fields.Boolean(
+        readonly=True,
+        help="The object this event waits for is held in the exception queue: the event is "
+        "applied as soon as that exception is resolved. It is not a processing backlog.",
+    )
     last_error = fields.Text(readonly=True)
     result_note = fields.Char(readonly=True, help="What processing did with the event.")
     processed_at = fields.Datetime(readonly=True)
@@ -567,7 +572,7 @@ class BillingEvent(models.Model):
             ]
         )
         if waiting:
-            waiting.write({"next_attempt_at": False})
+            waiting.write({"next_attempt_at": False, "waiting_on_exception": False})
         return len(waiting)
 
     # ------------------------------------------------------------------
@@ -647,6 +652,7 @@ class BillingEvent(models.Model):
                 "waiting",
                 next_attempt_at=fields.Datetime.now() + PARKED_RECHECK_DELAY,
                 waiting_for_ref=wait.object_ref,
+                waiting_on_exception=True,
                 last_error=_("%(msg)s %(ref)s waits in the exception queue: this event is "
                              "applied as soon as it is resolved.", msg=wait.message,
                              ref=wait.object_ref),
@@ -678,6 +684,10 @@ class BillingEvent(models.Model):
             waiting_for_ref=wait.object_ref,
             last_error=wait.message,
         )
+
+    def _transition(self, new_state, **values):
+        values.setdefault("waiting_on_exception", False)
+        return super()._transition(new_state, **values)
 
     def _prerequisite_in_exception(self, object_ref):
         """Is the object this event waits for known, but held in the exception queue?"""
@@ -739,7 +749,8 @@ class BillingEvent(models.Model):
         self.env.cr.execute("SELECT state, count(*) FROM billing_event GROUP BY state")
         by_state = dict(self.env.cr.fetchall())
         self.env.cr.execute(
-            "SELECT min(received_at) FROM billing_event WHERE state IN %s",
+            "SELECT min(received_at) FROM billing_event WHERE state IN %s"
+            " AND NOT coalesce(waiting_on_exception, FALSE)",
             (UNPROCESSED_STATES,),
         )
         oldest_received_at = self.env.cr.fetchone()[0]

@@ -32,6 +32,9 @@ class BillingProvider(models.Model):
     health_received_24h = fields.Integer(string="Received (24 h)", compute="_compute_health")
     health_processed_24h = fields.Integer(string="Processed (24 h)", compute="_compute_health")
     health_backlog = fields.Integer(string="Waiting to Process", compute="_compute_health")
+    health_waiting_on_exceptions = fields.Integer(
+        string="Waiting for an Exception", compute="_compute_health",
+        help="Events held until an exception they depend on is resolved (not a backlog).")
     health_backlog_age = fields.Integer(string="Oldest Unprocessed (minutes)",
                                         compute="_compute_health")
     health_failed = fields.Integer(string="Failed Events", compute="_compute_health")
@@ -61,6 +64,7 @@ class BillingProvider(models.Model):
             provider.health_received_24h = figure.get("received_24h", 0)
             provider.health_processed_24h = figure.get("processed_24h", 0)
             provider.health_backlog = figure.get("backlog", 0)
+            provider.health_waiting_on_exceptions = figure.get("waiting_on_exceptions", 0)
             provider.health_backlog_age = int((figure.get("backlog_age_seconds") or 0) // 60)
             provider.health_failed = figure.get("failed", 0)
             provider.health_latency_p50 = figure.get("latency_p50_seconds") or 0.0
@@ -168,6 +172,7 @@ class BillingProvider(models.Model):
                 "processed_24h": figure.get("processed_24h", 0),
                 "backlog": figure.get("backlog", 0),
                 "backlog_age_seconds": figure.get("backlog_age_seconds"),
+                "waiting_on_exceptions": figure.get("waiting_on_exceptions", 0),
                 "failed": figure.get("failed", 0),
                 "payment_to_ledger_seconds": {"p50": figure.get("latency_p50_seconds"),
                                               "p95": figure.get("latency_p95_seconds"),
@@ -193,9 +198,13 @@ EVENT_FIGURES = """
            max(received_at) AS last_event_at,
            count(*) FILTER (WHERE received_at >= %(recent)s) AS received_24h,
            count(*) FILTER (WHERE processed_at >= %(recent)s) AS processed_24h,
-           count(*) FILTER (WHERE state IN ('received', 'processing', 'waiting')) AS backlog,
-           min(received_at) FILTER (WHERE state IN ('received', 'processing', 'waiting'))
+           count(*) FILTER (WHERE state IN ('received', 'processing', 'waiting')
+                              AND NOT coalesce(waiting_on_exception, FALSE)) AS backlog,
+           min(received_at) FILTER (WHERE state IN ('received', 'processing', 'waiting')
+                                    AND NOT coalesce(waiting_on_exception, FALSE))
                AS oldest_unprocessed_at,
+           count(*) FILTER (WHERE state = 'waiting' AND waiting_on_exception)
+               AS waiting_on_exceptions,
            count(*) FILTER (WHERE state = 'failed') AS failed
       FROM billing_event
      WHERE provider_id IN %(ids)s

@@ -231,6 +231,10 @@ class TestExceptionQueue(BillingLedgerCase):
             self.process()
             self.assertEqual((payment.state, payment.attempts), ("waiting", 0))
             self.assertIn("exception queue", payment.last_error)
+            self.assertTrue(payment.waiting_on_exception)
+            health = self.provider._bb_health_figures()[self.provider.id]
+            self.assertEqual((health["backlog"], health["waiting_on_exceptions"]), (0, 1),
+                             "held for a person, not a processing backlog")
             for _day in range(12):
                 frozen.tick(timedelta(hours=12))
                 self.process()
@@ -239,6 +243,7 @@ class TestExceptionQueue(BillingLedgerCase):
                 "rule_type": "product", "external_ref": "price_new",
                 "product_id": self.product.id})
             self.assertEqual((invoice_event.state, payment.next_attempt_at), ("done", False))
+            self.assertFalse(payment.waiting_on_exception)
             self.assertEqual(self.process(), {"done": 1})
         self.assertEqual((invoice_event.state, payment.state), ("done", "done"))
         self.post()
