@@ -2,20 +2,15 @@
 
 Each tour runs as a user holding one Billing Bridge group and nothing else (the system
 administrator who pastes webhook secrets also holds Settings), so the menus, buttons and
-fields shown are the ones that group grants. Set BB_SCREENSHOTS to a folder (the
-README's are in docs/screenshots) to also save the main screens there.
+fields shown are the ones that group grants. (The README's screens are taken on the demo
+data by billing_bridge_stripe's test_demo_screens.)
 """
 
-import base64
-import os
-import unittest
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import ChromeBrowser, _find_executable
 
 from .common import (
     BillingBridgeSetup,
@@ -25,21 +20,8 @@ from .common import (
     payment_event,
     subscription_event,
 )
+from .screens import SCREEN_SIZE, require_browser
 from .test_settlement import payout_event, txn
-
-NO_BROWSER = (
-    "no Chrome or Chromium found in PATH: the browser tours are skipped. Install the "
-    "Debian package chromium (scripts/test does it when it runs as root)."
-)
-SCREEN_SIZE = "1366x768"
-SETTLE_MS = 1000
-
-
-def require_browser():
-    try:
-        _find_executable()  # the lookup Odoo's own browser tests use
-    except unittest.SkipTest:
-        raise unittest.SkipTest(NO_BROWSER) from None
 
 
 @tagged("post_install", "-at_install")
@@ -186,29 +168,6 @@ class TestTours(BillingBridgeSetup, HttpCase):
     # Screenshots
     # ------------------------------------------------------------------
 
-    def screenshot(self, name, url, ready_selector, login):
-        """Save ``url`` as ``login`` sees it, once ``ready_selector`` shows, if asked to."""
-        folder = os.environ.get("BB_SCREENSHOTS")
-        if not folder:
-            return
-        # Ready when the selector shows and nothing loads; then let charts finish drawing.
-        ready = (f"document.querySelector({ready_selector!r})"
-                 " && !document.querySelector('.o_loading_indicator, .o_blockUI')"
-                 f" && new Promise((resolve) => setTimeout(() => resolve(true), {SETTLE_MS}))")
-        browser = ChromeBrowser(self)
-        try:
-            self.authenticate(login, login, browser=browser)
-            browser.navigate_to(f"{self.base_url()}{url}", wait_stop=True)
-            self.assertTrue(browser._wait_ready(ready, timeout=30),
-                            f"{ready_selector} never showed on {url}")
-            shot = browser._websocket_request("Page.captureScreenshot", timeout=30)
-        finally:
-            browser.stop()
-            self._wait_remaining_requests()
-        path = Path(folder) / f"{name}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
-
     # ------------------------------------------------------------------
     # Tours
     # ------------------------------------------------------------------
@@ -239,11 +198,6 @@ class TestTours(BillingBridgeSetup, HttpCase):
         self.assertRecordValues(exception, [{"exception_type": "missing_mapping",
                                              "state": "open", "subject_ref": "price_team"}])
         self.assertFalse(self.waiting_event.move_ids)
-        self.screenshot("exception-queue", "/odoo/action-billing_bridge.billing_exception_action",
-                        ".o_kanban_record", "bb_tour_admin")
-        self.screenshot("exception", f"/odoo/action-billing_bridge.billing_exception_action/"
-                        f"{exception.id}", ".o_form_view .o_statusbar_buttons", "bb_tour_admin")
-
         self.start_tour("/odoo", "billing_bridge_resolve_exception", login="bb_tour_admin")
         self.assertEqual(exception.state, "resolved")
         self.assertEqual(self.waiting_event.state, "done")
@@ -251,8 +205,6 @@ class TestTours(BillingBridgeSetup, HttpCase):
         self.assertEqual(len(invoice), 1)
         self.assertRecordValues(invoice, [{"amount_total": 49.0, "billing_external_ref": "in_4"}])
         self.assertEqual(invoice.invoice_line_ids.product_id, self.team_plan)
-        self.screenshot("event-inbox", "/odoo/action-billing_bridge.billing_event_action",
-                        ".o_list_view .o_data_row", "bb_tour_admin")
 
     def test_approver_sees_the_exception_but_not_the_rule_button(self):
         self.start_tour("/odoo", "billing_bridge_exception_approver", login="bb_tour_approver")
@@ -275,12 +227,3 @@ class TestTours(BillingBridgeSetup, HttpCase):
                                             "subscription_count": len(counted)}])
 
         self.start_tour("/odoo", "billing_bridge_finance_dashboards", login="bb_tour_finance")
-        self.screenshot("integration-health",
-                        "/odoo/action-billing_bridge.billing_provider_action_health",
-                        ".o_kanban_record:not(.o_kanban_ghost)", "bb_tour_finance")
-        self.screenshot("reconciliation-run",
-                        f"/odoo/action-billing_bridge.billing_reconciliation_run_action/{run.id}",
-                        ".o_form_view .o_field_widget[name=total_ids] .o_data_row",
-                        "bb_tour_finance")
-        self.screenshot("mrr-dashboard", "/odoo/action-billing_bridge.billing_mrr_snapshot_action",
-                        ".o_graph_renderer canvas", "bb_tour_finance")

@@ -11,3 +11,4 @@ from . import test_stripe_lifecycle
 from . import test_stripe_api
 from . import test_stripe_settlement
 from . import test_demo
+from . import test_demo_screens
