@@ -45,6 +45,7 @@
             "billing_bridge/static/tests/tours/*.js",
         ],
     },
+    "post_load": "post_load",
     "application": True,
     "installable": True,
 }
