@@ -10,6 +10,11 @@ from ..exceptions import MalformedEvent, WebhookRefused
 
 _logger = logging.getLogger(__name__)
 
+# What receiving a delivery reads of its provider, fetched in the query that finds it
+# (an adapter reading another field gets it fetched on access).
+RECEIPT_FIELDS = ["provider_type", "state", "company_id", "webhook_secret",
+                  "webhook_secret_previous", "signature_tolerance"]
+
 
 class BillingWebhookController(http.Controller):
     """Thin receivers: verify, store once, trigger processing, answer.
@@ -50,7 +55,8 @@ class BillingWebhookController(http.Controller):
 
     def _receive(self, provider_type, provider_id):
         # sudo: the signature is the authentication of a webhook delivery.
-        provider = request.env["billing.provider"].sudo().browse(provider_id).exists()
+        provider = request.env["billing.provider"].sudo().search_fetch(
+            [("id", "=", provider_id)], RECEIPT_FIELDS)
         if not provider or provider.provider_type != provider_type:
             _logger.warning("Billing webhook for unknown %s provider %s", provider_type,
                             provider_id)
@@ -66,9 +72,10 @@ class BillingWebhookController(http.Controller):
                 raise WebhookRefused(400, "malformed event", detail=str(exc)) from exc
         except WebhookRefused as refused:
             return self._refuse(provider, refused)
-        event_id, created = request.env["billing.event"].sudo()._ingest(provider, envelope, event)
+        events = request.env["billing.event"].sudo()
+        event_id, created = events._ingest(provider, envelope, event)
         if created and envelope.canonical_type:
-            request.env["billing.event"].sudo()._trigger_processing()
+            events._trigger_processing_on_receipt()  # commits the event first
         return request.make_json_response(
             {"received": True, "duplicate": not created, "event": event_id}
         )

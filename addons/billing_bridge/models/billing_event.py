@@ -209,8 +209,54 @@ class BillingEvent(models.Model):
         return row[0] if row else None
 
     @api.model
+    def _processing_cron(self):
+        # sudo: waking the processing job up is part of receiving or posting, for anyone.
+        # The xml id lookup is cached: no query per call (env.ref would check it exists).
+        return self.env["ir.cron"].sudo().browse(
+            self.env["ir.model.data"]._xmlid_to_res_id("billing_bridge.ir_cron_process_events"))
+
+    @api.model
     def _trigger_processing(self):
-        self.env.ref("billing_bridge.ir_cron_process_events")._trigger()
+        self._processing_cron()._trigger()
+
+    @api.model
+    def _trigger_processing_on_receipt(self):
+        """Wake the processing cron up for the events just stored by a delivery.
+
+        Commits them first. A new trigger (a row, then a NOTIFY on a connection of its own
+        once committed) is only needed when none is pending that a run will still consume:
+        under a stream of deliveries one trigger serves them all.
+        """
+        self._commit_batch()
+        if not self._processing_trigger_pending():
+            self._trigger_processing()
+
+    @api.model
+    def _processing_trigger_pending(self):
+        """Whether the processing cron has a due trigger newer than the start of its last run.
+
+        Such a trigger is enough for events committed before this check: a run records its
+        start (``ir_cron_progress``) before it claims events, and when it ends it deletes
+        only the triggers due before it started. So a run that could delete this trigger
+        records its start after the check, and claims the events after it (a start
+        recorded before the check would be newer than the trigger). A trigger older than
+        the last start may be deleted by a run that never saw the events: not enough.
+        """
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT 1 FROM ir_cron_trigger t
+                 WHERE t.cron_id = %(cron)s
+                   AND t.call_at <= (statement_timestamp() AT TIME ZONE 'UTC')
+                   AND t.call_at > coalesce((SELECT p.create_date FROM ir_cron_progress p
+                                              WHERE p.cron_id = %(cron)s
+                                              ORDER BY p.id DESC LIMIT 1), '-infinity')
+                 LIMIT 1
+                """,
+                cron=self._processing_cron().id,
+            )
+        )
+        return bool(self.env.cr.fetchone())
 
     # ------------------------------------------------------------------
     # Process: public entry points

@@ -1,5 +1,7 @@
 import time
+from datetime import timedelta
 
+from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.billing_bridge.const import MAX_BODY_BYTES
@@ -44,9 +46,12 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
         self.assertEqual(response.json()["error"], reason)
         self.assertFalse(self.stored(), "a refused delivery stores nothing")
 
-    def test_signed_delivery_is_stored_and_triggers_processing(self):
+    def processing_triggers(self):
         cron = self.env.ref("billing_bridge.ir_cron_process_events")
-        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        return self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
+
+    def test_signed_delivery_is_stored_and_triggers_processing(self):
+        self.processing_triggers().unlink()
         response = self.deliver(generic_event("evt_1", name="Ada", email="ada@example.com"))
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(response.json()["duplicate"], False)
@@ -56,12 +61,46 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
         self.assertEqual(event.canonical_type, "customer.upserted")
         self.assertEqual(event.object_ref, "cus_1")
         self.assertEqual(event.payload["data"]["email"], "ada@example.com")
-        self.assertEqual(
-            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1
-        )
+        trigger = self.processing_triggers()
+        self.assertEqual(len(trigger), 1)
+        self.assertLessEqual(trigger.call_at, fields.Datetime.now(), "due at once")
         self.env["billing.event"].process_pending()
         self.assertEqual(event.state, "done")
         self.assertEqual(event.partner_id.email, "ada@example.com")
+
+    def test_a_pending_trigger_serves_the_next_deliveries(self):
+        self.processing_triggers().unlink()
+        for n in range(1, 4):
+            self.assertEqual(self.deliver(generic_event(f"evt_{n}")).status_code, 200)
+        self.assertEqual(len(self.processing_triggers()), 1, "one trigger, no row per delivery")
+        self.assertEqual({self.stored(f"evt_{n}").state for n in range(1, 4)}, {"received"})
+
+    def test_a_trigger_not_newer_than_the_last_run_start_is_not_enough(self):
+        """A run in progress deletes, when it ends, the triggers due before it started,
+        whether or not it claimed the new event: a delivery then adds its own trigger."""
+        self.processing_triggers().unlink()
+        cron = self.env.ref("billing_bridge.ir_cron_process_events")
+        now = fields.Datetime.now()
+        Trigger = self.env["ir.cron.trigger"]
+        Trigger.create({"cron_id": cron.id, "call_at": now - timedelta(minutes=1)})
+        progress = self.env["ir.cron.progress"].create({"cron_id": cron.id})
+        self.env.cr.execute("UPDATE ir_cron_progress SET create_date = %s WHERE id = %s",
+                            (now - timedelta(seconds=30), progress.id))
+        self.deliver(generic_event("evt_1"))
+        triggers = self.processing_triggers()
+        self.assertEqual(len(triggers), 2)
+        self.assertGreater(max(triggers.mapped("call_at")), now - timedelta(seconds=30))
+        # a trigger due later does not wake the cron up now either
+        triggers.unlink()
+        Trigger.create({"cron_id": cron.id, "call_at": now + timedelta(hours=1)})
+        self.deliver(generic_event("evt_2"))
+        self.assertEqual(len(self.processing_triggers()), 2)
+
+    def test_a_repeated_delivery_adds_no_trigger(self):
+        self.deliver(generic_event("evt_1"))
+        self.processing_triggers().unlink()
+        self.assertTrue(self.deliver(generic_event("evt_1")).json()["duplicate"])
+        self.assertFalse(self.processing_triggers())
 
     def test_duplicate_delivery_stores_nothing_new(self):
         event = generic_event("evt_1", name="Ada")
