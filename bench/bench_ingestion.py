@@ -31,9 +31,7 @@ import itertools
 import json
 import math
 import os
-import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,7 +44,7 @@ from pathlib import Path
 
 import psycopg2
 import requests
-from common import parse_args, superuser_env
+from common import BenchFailure, OdooServer, odoo_command, parse_args, superuser_env
 
 import odoo
 from odoo.modules.module import initialize_sys_path
@@ -57,10 +55,6 @@ BENCH_ADDONS = Path(__file__).resolve().parent / "addons"
 NOOP_MODULE = "billing_bridge_bench_noop"
 NOOP_PATH = "/billing_bridge_bench/noop"
 SIGNATURE_HEADER = "X-Billing-Signature"
-
-
-class BenchFailure(Exception):
-    """The run is wrong (not slow): a refused delivery or a miscounted inbox."""
 
 
 # --------------------------------------------------------------------------- database
@@ -105,61 +99,6 @@ def inbox_count(database, provider_id):
 
 
 # --------------------------------------------------------------------------- server
-
-
-def free_port():
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class OdooServer:
-    """``odoo`` with prefork workers on a free port, on one database only."""
-
-    def __init__(self, command, config, database, addons_path, cron_threads, log_dir):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(log_dir) / "odoo.log"
-        self.argv = [*command, "-c", config, "-d", database, f"--db-filter=^{database}$",
-                     f"--addons-path={addons_path}", f"--http-port={self.port}",
-                     f"--gevent-port={free_port()}", "--workers=2",
-                     f"--max-cron-threads={cron_threads}", "--log-level=warn",
-                     f"--logfile={self.log_path}"]
-        self.process = None
-
-    def __enter__(self):
-        self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.STDOUT)
-        self._wait_ready()
-        return self
-
-    def __exit__(self, *_exc):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def log_tail(self, lines=40):
-        try:
-            return "".join(self.log_path.read_text(errors="replace").splitlines(True)[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def _wait_ready(self, timeout=180):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchFailure(f"Odoo exited with {self.process.returncode}:\n"
-                                   f"{self.log_tail()}")
-            try:
-                if requests.get(f"{self.url}/web/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise BenchFailure(f"Odoo did not answer within {timeout}s:\n{self.log_tail()}")
 
 
 # --------------------------------------------------------------------------- load
@@ -270,12 +209,6 @@ def addons_path_with_bench(config):
     return ",".join(p for p in (*configured.split(","), str(BENCH_ADDONS)) if p.strip())
 
 
-def odoo_command():
-    """How to start Odoo: scripts/bench exports BB_ODOO_CMD (it may be an odoo-bin)."""
-    command = os.environ.get("BB_ODOO_CMD")
-    return shlex.split(command) if command else [sys.executable, "-m", "odoo"]
-
-
 def install_noop(command, config, database, addons_path):
     subprocess.run([*command, "-c", config, "-d", database, f"--addons-path={addons_path}",
                     "-i", NOOP_MODULE, "--stop-after-init", "--log-level=warn"], check=True)
@@ -356,7 +289,8 @@ def main():
         provider_id, webhook_path, secret = create_provider(copy)
         rows = []
         with tempfile.TemporaryDirectory(prefix="bb-ingest-") as log_dir, OdooServer(
-                command, args.config, copy, addons_path, args.cron_threads, log_dir) as server:
+                command, args.config, copy, log_dir, addons_path=addons_path,
+                cron_threads=args.cron_threads) as server:
             delivered = warm_up(server, webhook_path, secret, "warm")
             for clients in levels:
                 row = measure(server, webhook_path, secret, clients, args.requests,

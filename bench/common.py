@@ -1,8 +1,17 @@
 """Set-up shared by the benchmarks: the registry, a provider with its rules, memory figures."""
 
+import os
 import resource
+import shlex
+import socket
+import subprocess
 import sys
+import time
 import uuid
+from contextlib import closing
+from pathlib import Path
+
+import requests
 
 import odoo
 from odoo import Command, api
@@ -23,8 +32,80 @@ def parse_args(parser):
     return args
 
 
+class BenchFailure(Exception):
+    """The run is wrong (not slow): a refused delivery, a miscounted inbox, a stuck cron."""
+
+
 def superuser_env(cr):
     return api.Environment(cr, odoo.SUPERUSER_ID, {})
+
+
+def odoo_command():
+    """How to start Odoo: scripts/bench exports BB_ODOO_CMD (it may be an odoo-bin);
+    ``python -m odoo`` becomes ``python bench/run_odoo.py`` (see there why)."""
+    command = shlex.split(os.environ.get("BB_ODOO_CMD", "")) or [sys.executable, "-m", "odoo"]
+    if command[-2:] == ["-m", "odoo"]:
+        command = [*command[:-2], str(Path(__file__).resolve().parent / "run_odoo.py")]
+    return command
+
+
+def free_port():
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OdooServer:
+    """``odoo`` with prefork workers on a free port, on one database only."""
+
+    def __init__(self, command, config, database, log_dir, addons_path=None, workers=2,
+                 cron_threads=0, options=()):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(log_dir) / "odoo.log"
+        self.argv = [*command, "-c", config, "-d", database, f"--db-filter=^{database}$",
+                     *([f"--addons-path={addons_path}"] if addons_path else []),
+                     f"--http-port={self.port}", f"--gevent-port={free_port()}",
+                     f"--workers={workers}", f"--max-cron-threads={cron_threads}",
+                     "--log-level=warn", *options, f"--logfile={self.log_path}"]
+        self.process = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.STDOUT)
+        self._wait_ready()
+        return self
+
+    def __exit__(self, *_exc):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=40):
+        return "".join(self.log_text().splitlines(True)[-lines:]) or "(no log)"
+
+    def _wait_ready(self, timeout=180):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchFailure(f"Odoo exited with {self.process.returncode}:\n"
+                                   f"{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/web/health", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise BenchFailure(f"Odoo did not answer within {timeout}s:\n{self.log_tail()}")
 
 
 def peak_rss_mib():
