@@ -39,6 +39,7 @@
     ],
     "demo": [
         "demo/billing_demo.xml",
+        "demo/billing_demo_history.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -18,3 +18,4 @@ from . import test_provider_setup
 from . import test_webhook_fuzz
 from . import test_webhook_unavailable
 from . import test_tours
+from . import test_demo

@@ -61,7 +61,7 @@ class BillingProvider(models.Model):
         self.env["billing.balance.transaction"]._bb_store(
             provider, [balance_transaction_to_canonical(txn) for txn in history.unpaid_transactions],
             None, self.env["billing.event"])
-        provider._stripe_demo_delivery_times()
+        provider._bb_demo_delivery_times()
         self.env["billing.subscription"]._cron_dunning()
         self.env["billing.mrr.snapshot"]._refresh(provider.company_id)
         provider._stripe_demo_reconciliation_run(now)
@@ -115,29 +115,6 @@ class BillingProvider(models.Model):
             dataclasses.replace(canonical, data=dataclasses.replace(
                 canonical.data, transactions=transactions))
             for canonical in self._bb_normalize(event)])
-
-    def _stripe_demo_delivery_times(self):
-        """Give the replayed events the delivery and processing times they would have had
-        (a few seconds after they happened), not the moment the demo was installed."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            UPDATE billing_event
-               SET received_at = occurred_at + make_interval(secs => 1 + id %% 4),
-                   processed_at = CASE WHEN processed_at IS NOT NULL
-                                       THEN occurred_at + make_interval(secs => 3 + id %% 9)
-                                  END
-             WHERE provider_id = %s
-            """, (self.id,))
-        self.env.cr.execute(
-            """
-            UPDATE billing_exception x
-               SET opened_at = e.received_at
-              FROM billing_event e
-             WHERE x.event_id = e.id AND e.provider_id = %s
-            """, (self.id,))
-        self.env["billing.event"].invalidate_model(["received_at", "processed_at"])
-        self.env["billing.exception"].invalidate_model(["opened_at"])
 
     def _stripe_demo_reconciliation_run(self, now):
         """Last month's run, as the month-end cron computes it on the first of the month."""
