@@ -36,9 +36,11 @@ derivations, each where localstripe lacks what Stripe always sends:
 
 import copy
 import json
+import time
 import uuid
 from collections import defaultdict
 
+import requests
 import stripe
 
 API_VERSION = "2024-06-20"
@@ -66,6 +68,26 @@ def signed_delivery(event, secret, timestamp=None):
     body = json.dumps(event, indent=2)
     return body.encode(), stripe.WebhookSignature.generate_signature_header(
         body, secret, timestamp=timestamp)
+
+
+def post_delivery(server, provider_id, event, secret, timeout=30, session=requests):
+    """POST one delivery to the Stripe webhook of ``provider_id``, signed now."""
+    body, signature = signed_delivery(event, secret)
+    return session.post(
+        f"{server.url}/billing_bridge/webhook/stripe/{provider_id}", data=body, timeout=timeout,
+        headers={"Content-Type": "application/json; charset=utf-8",
+                 "Stripe-Signature": signature})
+
+
+def customer_created(customer_id, event_id=None):
+    """The smallest event the adapter books: ``customer.created``, now."""
+    customer = {
+        "id": customer_id, "object": "customer", "address": None, "balance": 0,
+        "created": int(time.time()), "currency": None, "email": f"{customer_id}@example.com",
+        "livemode": False, "metadata": {}, "name": "Ada Lovelace", "phone": None,
+    }
+    return stripe_event(event_id or new_event_id(), "customer.created", customer,
+                        int(time.time()))
 
 
 # --------------------------------------------------------------------------- objects

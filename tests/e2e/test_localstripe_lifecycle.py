@@ -65,19 +65,17 @@ operator would (see there).
 """
 
 import random
-import subprocess
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 import requests
 
-from .conftest import OdooServer, _env, _free_port, _pg_connect, odoo_command, stop_odoo
+from ..harness import database_copy, free_port, running_odoo, settle
 from .localstripe_peer import API_KEY, LocalStripe, raw
 from .stripe_rendering import API_VERSION, EndpointLog, signed_delivery
 
@@ -110,7 +108,7 @@ def money(value, decimals):
 
 @pytest.fixture(scope="module")
 def localstripe(tmp_path_factory):
-    peer = LocalStripe(_free_port(), tmp_path_factory.mktemp("localstripe") / "localstripe.log")
+    peer = LocalStripe(free_port(), tmp_path_factory.mktemp("localstripe") / "localstripe.log")
     peer.start()
     try:
         yield peer
@@ -296,40 +294,11 @@ def story(localstripe):
 # =========================================================================== Odoo
 
 
-class RestartableOdoo(OdooServer):
-    """An Odoo server as conftest's, on its own copy of the test database, restartable."""
-
-    def __init__(self, db, log_path):
-        super().__init__(db, _free_port(), None, log_path)
-
-    def start(self):
-        self.process = subprocess.Popen(odoo_command(self.db, self.port, self.log_path),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        self.wait_ready()
-
-    def restart(self):
-        stop_odoo(self.process)
-        self.start()
-
-
 @pytest.fixture(scope="module")
 def second_odoo(tmp_path_factory):
-    db = f"{_env()['BB_TEST_DB']}_e2e_ls_{uuid.uuid4().hex[:6]}"
-    with closing(_pg_connect()) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cr:
-            cr.execute(f'CREATE DATABASE "{db}" TEMPLATE "{_env()["BB_TEST_DB"]}"')
-    server = RestartableOdoo(db, tmp_path_factory.mktemp("odoo2") / "odoo.log")
-    try:
-        server.start()
+    log_dir = tmp_path_factory.mktemp("odoo2")
+    with database_copy("e2e_ls") as db, running_odoo(db, log_dir) as server:
         yield server
-    finally:
-        if server.process:
-            stop_odoo(server.process)
-        with closing(_pg_connect()) as conn:
-            conn.autocommit = True
-            with conn.cursor() as cr:
-                cr.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
 def configure(server, story):
@@ -408,55 +377,6 @@ def deliver(server, provider_id, event, secret=SECRET, answers=None, deadline=12
         if time.monotonic() > give_up:
             pytest.fail(f"Odoo never accepted {event['id']} ({failure}):\n{server.log_tail()}")
         time.sleep(0.5)
-
-
-def settle(server, provider_id, timeout=240):
-    """Wait until every event is done or ignored and no draft is left.
-
-    The cron worker processes and posts on its own; while it makes progress,
-    this only watches. When nothing moved since the last look, it helps as an
-    operator would: it presses Process now (action_process_now) on the events
-    the cron would take up only after their retry delay (a technical retry after
-    two processors met a serialization failure, or, once nothing else is in
-    flight, an event left waiting for an object booked at the same moment by
-    another worker), then runs the cron's work now (process_pending,
-    post_pending: callable by an administrator). At most twice per event: a
-    third time is a problem worth seeing, as is any event in exception or failed.
-    """
-    pressed = Counter()
-    progress = [None]
-
-    def settled():
-        events = server.call("billing.event", "search_read", [("provider_id", "=", provider_id)],
-                             fields=["external_id", "event_type", "state", "attempts",
-                                     "last_error", "waiting_for_ref"])
-        stuck = [event for event in events if event["state"] in ("exception", "failed")]
-        if stuck:
-            exceptions = server.call("billing.exception", "search_read",
-                                     [("provider_id", "=", provider_id)],
-                                     fields=["exception_type", "description", "state"])
-            pytest.fail(f"events stuck: {stuck}\nexceptions: {exceptions}")
-        drafts = server.call("account.move", "search_count",
-                             [("billing_provider_id", "=", provider_id), ("state", "=", "draft")])
-        states = Counter(event["state"] for event in events)
-        in_flight = states["received"] + states["processing"]
-        if not (in_flight or states["waiting"] or drafts):
-            return True
-        if progress[0] != (states, drafts):
-            progress[0] = (states, drafts)
-            return False  # the cron is at work
-        press = [event["id"] for event in events
-                 if (event["state"] in ("received", "processing") and event["attempts"])
-                 or (event["state"] == "waiting" and not in_flight)]
-        press = [event_id for event_id in press if pressed[event_id] < 2]
-        if press:
-            pressed.update(press)
-            server.call("billing.event", "action_process_now", press)
-        if in_flight:
-            server.call("billing.event", "process_pending")
-        server.call("billing.provider", "post_pending")
-        return False
-    server.wait_for(settled, timeout=timeout, what="the inbox to settle")
 
 
 def snapshot(server, provider_id):

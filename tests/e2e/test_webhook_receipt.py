@@ -4,43 +4,21 @@ Two defects found by the localstripe end-to-end run (since fixed), with the
 smallest setup that showed them (a provider, one Stripe-signed event).
 """
 
-import os
 import threading
 import time
 import uuid
 from contextlib import closing
 
-import psycopg2
 import pytest
-import requests
 
-from .stripe_rendering import new_event_id, signed_delivery, stripe_event
+from ..harness import pg_connect
+from .stripe_rendering import customer_created, post_delivery
 
 SECRET = "whsec_receipt_" + uuid.uuid4().hex
 
 
-def db_connect(db):
-    env = os.environ
-    return psycopg2.connect(dbname=db, host=env.get("BB_PGHOST") or None,
-                            port=env.get("BB_PGPORT") or None,
-                            user=env.get("BB_PGUSER") or None)
-
-
-def customer_created(customer_id):
-    customer = {
-        "id": customer_id, "object": "customer", "address": None, "balance": 0,
-        "created": int(time.time()), "currency": None, "email": f"{customer_id}@example.com",
-        "livemode": False, "metadata": {}, "name": "Ada Lovelace", "phone": None,
-    }
-    return stripe_event(new_event_id(), "customer.created", customer, int(time.time()))
-
-
-def post(server, provider_id, event, secret=SECRET, timeout=30):
-    body, signature = signed_delivery(event, secret)
-    return requests.post(
-        f"{server.url}/billing_bridge/webhook/stripe/{provider_id}", data=body, timeout=timeout,
-        headers={"Content-Type": "application/json; charset=utf-8",
-                 "Stripe-Signature": signature})
+def post(server, provider_id, event, secret=SECRET):
+    return post_delivery(server, provider_id, event, secret)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +36,7 @@ def test_a_repeated_delivery_of_an_event_being_processed_is_answered_at_once(
     assert (first.status_code, first.json()["duplicate"]) == (200, False)
 
     # What the processing batch does to the rows it claims, until it commits.
-    with closing(db_connect(odoo_server.db)) as batch:
+    with closing(pg_connect(odoo_server.db, autocommit=False)) as batch:
         with batch.cursor() as cr:
             cr.execute("SELECT id FROM billing_event WHERE provider_id = %s AND external_id = %s "
                        "FOR UPDATE", (provider_id, event["id"]))
