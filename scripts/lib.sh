@@ -8,7 +8,8 @@
 #                              use this PostgreSQL instead of starting a private one
 #
 # After bb_prepare_python + bb_require_odoo: BB_PY, BB_ODOO_ARGV (array), BB_ADDONS_PATH.
-# After bb_pg_ensure: PGHOST/PGPORT/PGUSER exported, BB_PG_STARTED=1 if we started a cluster.
+# After bb_pg_ensure: PGHOST/PGPORT/PGUSER exported, BB_PG_STARTED=1 if we started a cluster,
+# BB_PG_BIN the folder of the PostgreSQL server programs it used (see also bb_pg_programs).
 
 BB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BB_LOCAL="$BB_ROOT/.local"
@@ -230,6 +231,15 @@ bb_pg_bindir() {
         fi
     done
     return 1
+}
+
+# The real folder of the PostgreSQL programs (initdb, pg_ctl, pg_dump, psql: a PATH may hold
+# links to some of them only), or nothing when there are none.
+bb_pg_programs() {
+    local bin=${BB_PG_BIN:-}
+    [[ -n $bin ]] || bin=$(bb_pg_bindir) || return 0
+    [[ -x $bin/pg_ctl ]] && dirname "$(readlink -f "$bin/pg_ctl")"
+    return 0
 }
 
 bb_pg_install() {
