@@ -5,14 +5,13 @@ are: ``BB_TEST_DB``, ``BB_ODOO_CONFIG``, ``BB_ODOO_CMD`` and the PostgreSQL
 connection ``BB_PGHOST``/``BB_PGPORT``/``BB_PGUSER``. Copies are named
 ``<test db>_<tag>_<random>`` so that the script drops them too, whatever happens.
 
-A server runs in its own process group (its prefork workers and cron worker
-with it): ``stop()`` stops it gracefully, ``kill()`` is ``kill -9`` of the
-whole group, as when the machine dies.
+A server is a prefork Odoo (HTTP workers, a cron worker): ``stop()`` stops it
+gracefully, ``kill()`` is ``kill -9`` of the server and of every worker, as when the
+machine dies.
 """
 
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import time
@@ -119,9 +118,8 @@ class OdooServer:
 
     def start(self, wait=True):
         self._uid = None
-        # A process group of its own: kill() reaches the workers too.
         self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                                        stderr=subprocess.STDOUT)
         if wait:
             self.wait_ready()
         return self
@@ -135,6 +133,7 @@ class OdooServer:
         process = self.process
         if process is None:
             return
+        processes = self._processes()
         for wait in (5, 25):
             if process.poll() is not None:
                 break
@@ -144,18 +143,33 @@ class OdooServer:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        self.kill()  # whatever is left of its process group
+        self._kill(processes)  # whatever is left of it
 
     def kill(self):
-        """``kill -9`` of the server and all its workers at once; their pids."""
-        pids = self.pids()
-        if self.process is not None:
+        """``kill -9`` of the server and all its workers, the server first (so that it
+        cannot start new ones); returns their pids."""
+        processes = self._processes()
+        self._kill(processes)
+        return {process.pid for process in processes}
+
+    def _kill(self, processes):
+        for process in processes:  # psutil refuses a pid reused by another process
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                process.kill()
+            except psutil.NoSuchProcess:
                 pass
+        if self.process is not None:
             self.process.wait()
-        return pids
+
+    def _processes(self):
+        """The server's process, then its workers (all of its descendants)."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        try:
+            master = psutil.Process(self.process.pid)
+            return [master, *master.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
 
     def restart(self):
         self.stop()
@@ -163,13 +177,7 @@ class OdooServer:
 
     def pids(self):
         """The server's process and its workers (the pids in ``application_name`` odoo-<pid>)."""
-        if self.process is None or self.process.poll() is not None:
-            return set()
-        try:
-            master = psutil.Process(self.process.pid)
-            return {master.pid} | {child.pid for child in master.children(recursive=True)}
-        except psutil.NoSuchProcess:
-            return set()
+        return {process.pid for process in self._processes()}
 
     def wake_cron(self):
         """Notify the cron worker as a new ``ir.cron`` trigger does (``cron_trigger``).
