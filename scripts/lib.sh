@@ -135,6 +135,55 @@ bb_prepare_python() {
     "$BB_PY" -m pip install --quiet --disable-pip-version-check --no-input \
         --upgrade-strategy only-if-needed -r "$BB_ROOT/$req" ||
         bb_die "pip install -r $req failed (constraints in use: $PIP_CONSTRAINT)"
+    bb_ensure_gevent_plugins
+}
+
+# Odoo's websocket (gevent) process loads gevent's plugins through pkg_resources. Before
+# setuptools 77 it cannot find packages published under a normalized name (zope.interface 7
+# and later, as pip installs it for Odoo's gevent), so that process fails at start; a newer
+# setuptools (below 81, which Odoo's old sdists need) lets it start.
+bb_ensure_gevent_plugins() {
+    "$BB_PY" -W ignore - 2>/dev/null <<'PY' && return 0
+try:
+    import gevent  # noqa: F401
+except ImportError:
+    raise SystemExit(0)  # no gevent: nothing to load
+import pkg_resources
+
+pkg_resources.require("gevent")
+PY
+    bb_say "gevent's plugins cannot be loaded by this setuptools: installing setuptools>=77,<81"
+    "$BB_PY" -m pip install --quiet --disable-pip-version-check --no-input \
+        "setuptools>=77,<81" || bb_say "warning: could not upgrade setuptools; Odoo's websocket process may not start"
+}
+
+# The script that starts the Odoo that $BB_PY imports: odoo-bin at the root of its source tree
+# (editable install), else the `odoo` launcher its installation put next to the interpreter or
+# on PATH. A prefork Odoo starts its websocket (gevent) process by running its own script again:
+# `python -m odoo` has none to run (odoo/__main__.py fails as a script), so that process would
+# fail and be restarted in a loop.
+bb_odoo_launcher() {
+    "$BB_PY" - <<'PY'
+import os
+import shutil
+import sys
+
+import odoo
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(odoo.__file__)))
+candidates = [os.path.join(root, "odoo-bin")]
+for folder in {os.path.dirname(sys.executable), os.path.dirname(sys._base_executable)}:
+    candidates.append(os.path.join(folder, "odoo"))
+candidates.append(shutil.which("odoo") or "")
+for path in candidates:
+    try:
+        with open(path, encoding="utf-8") as script:
+            if "odoo.cli.main()" in script.read(4096):
+                print(path)
+                break
+    except (OSError, UnicodeDecodeError):
+        continue
+PY
 }
 
 # Fail with one clear message when Odoo 18 cannot be imported; set BB_ODOO_ARGV, BB_ADDONS_PATH.
@@ -158,7 +207,15 @@ EOF
     if [[ -n ${ODOO_SRC:-} ]]; then
         BB_ODOO_ARGV=("$BB_PY" "$ODOO_SRC/odoo-bin")
     else
-        BB_ODOO_ARGV=("$BB_PY" -m odoo)
+        local launcher
+        launcher=$(bb_odoo_launcher)
+        if [[ -n $launcher ]]; then
+            BB_ODOO_ARGV=("$BB_PY" "$launcher")
+        else
+            bb_say "warning: no odoo-bin or odoo launcher found; running python -m odoo, whose"
+            bb_say "  multi-worker mode (--workers) cannot start its websocket (gevent) process"
+            BB_ODOO_ARGV=("$BB_PY" -m odoo)
+        fi
     fi
     # Odoo's addons folders (odoo/addons, and ../addons of a source tree), then ours.
     BB_ADDONS_PATH=$("$BB_PY" - "$BB_ROOT/addons" <<'PY'
