@@ -98,7 +98,7 @@ def run_naive(registry, n, customers):
         env = superuser_env(cr)
         fixture = Fixture(env, customers)
         ids = {"partners": fixture.partners.ids, "product": fixture.product.id,
-               "tax": fixture.tax.id, "journal": fixture.clearing.id}
+               "tax": fixture.tax.id, "journal": fixture.clearing.id, "tag": fixture.tag}
         cr.commit()
     start = time.perf_counter()
     with registry.cursor() as cr:
@@ -109,7 +109,7 @@ def run_naive(registry, n, customers):
                 "move_type": "out_invoice",
                 "partner_id": ids["partners"][i % customers],
                 "invoice_date": "2026-11-02",
-                "ref": f"NAIVE-{i}",
+                "ref": f"NAIVE-{ids['tag']}-{i}",
                 "invoice_line_ids": [Command.create({
                     "product_id": ids["product"], "quantity": 1, "price_unit": 100.0,
                     "tax_ids": [Command.set([ids["tax"]])]})],
@@ -121,7 +121,8 @@ def run_naive(registry, n, customers):
         cr.commit()
         elapsed = time.perf_counter() - start
         paid = env["account.move"].search_count(
-            [("ref", "=like", "NAIVE-%"), ("payment_state", "in", ("paid", "in_payment"))])
+            [("ref", "=like", f"NAIVE-{ids['tag']}-%"),
+             ("payment_state", "in", ("paid", "in_payment"))])
     return elapsed, {"paid": paid}
 
 
