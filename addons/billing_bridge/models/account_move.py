@@ -245,7 +245,7 @@ class AccountMove(models.Model):
                 "billing_subscription_id": invoice.billing_subscription_id.id,
                 "invoice_line_ids": [
                     Command.create({
-                        "name": _("Refund: %s", line.name),
+                        "name": self.env._("Refund: %s", line.name),
                         "product_id": line.product_id.id,
                         "account_id": line.account_id.id,
                         "quantity": 1,

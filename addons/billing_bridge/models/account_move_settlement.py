@@ -78,7 +78,8 @@ class AccountMove(models.Model):
         total = sum(by_type.values(), Decimal(0))
         if not total:
             return self.browse()
-        lines = [(self._bb_fee_account(provider, fee_type), amount, _("%s fees", fee_type))
+        lines = [(self._bb_fee_account(provider, fee_type), amount,
+                  self.env._("%s fees", fee_type))
                  for fee_type, amount in sorted(by_type.items()) if amount]
         lines.append((journal.default_account_id, -total, _("Fees of payout %s", payout_ref)))
         return self._bb_entry(event, f"{payout_ref}:fees", journal, date, currency, lines,

@@ -235,12 +235,14 @@ class BillingReconciliationRun(models.Model):
             "exception_type": "reconciliation_mismatch",
             "provider_id": self.provider_id.id,
             "company_id": self.company_id.id,
-            "description": _("%(kind)s %(ref)s: %(status)s (billing platform %(provider)s, "
-                             "ledger %(ledger)s).", kind=line.kind, ref=line.external_ref,
-                             status=labels[line.status], provider=line.provider_amount,
-                             ledger=line.ledger_amount),
-            "suggested_action": _("Explain the difference in the resolution note (or fix the "
-                                  "ledger and recompute), then approve or resolve it."),
+            "description": self.env._(
+                "%(kind)s %(ref)s: %(status)s (billing platform %(provider)s, ledger "
+                "%(ledger)s).", kind=line.kind, ref=line.external_ref,
+                status=labels[line.status], provider=line.provider_amount,
+                ledger=line.ledger_amount),
+            "suggested_action": self.env._(
+                "Explain the difference in the resolution note (or fix the ledger and "
+                "recompute), then approve or resolve it."),
             "amount": line.difference,
             "currency_id": line.currency_id.id,
             "res_model": line.move_id._name if line.move_id else False,
