@@ -263,7 +263,8 @@ class _HistoryBuilder:
     # ------------------------------------------------------------------ money
 
     def charge(self, customer, invoice_id, amount, currency, at, suffix):
-        """A successful card payment: its id and balance transaction."""
+        """A successful card payment: records its balance transaction, returns its
+        PaymentIntent id."""
         charge_id, intent = f"ch_demo_{suffix}", f"pi_demo_{suffix}"
         charge = dict(stripe_charge(API_VERSION, charge_id, amount, currency,
                                     invoice=invoice_id, payment_intent=intent,
@@ -281,7 +282,7 @@ class _HistoryBuilder:
         month = datetime.fromtimestamp(at, timezone.utc)
         key = (month.year, month.month)
         self.monthly_volume[key] = self.monthly_volume.get(key, 0) + settled
-        return intent, charge
+        return intent
 
     def month_index(self, at):
         moment = datetime.fromtimestamp(at, timezone.utc)
@@ -483,7 +484,7 @@ class _SubscriptionStory:
         if at + 2 > builder.end:
             return None
         suffix = invoice["id"].removeprefix("in_demo_")
-        intent, _charge = builder.charge(self.customer, invoice["id"], invoice["total"],
+        intent = builder.charge(self.customer, invoice["id"], invoice["total"],
                                          invoice["currency"], at, suffix)
         payment = dict(stripe_invoice_payment(
             invoice["id"], invoice["total"], intent, currency=invoice["currency"],

@@ -2,6 +2,9 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from ..const import PROCESS_BATCH_SIZE
+from .billing_provider import POST_BATCH_SIZE
+
 # What the demo CRM knows of the demo company's customers: it pushes their contact details
 # through the generic signed API (the billing platform's customers with the same email are
 # linked to the same partners).
@@ -18,6 +21,9 @@ CRM_CONTACTS = (
     ("elbwerk", "Elbwerk Design", "+49 351 5550 777", "DE", "Dresden", "01067"),
 )
 CRM_HISTORY_DAYS = 21
+# Rounds of processing and posting, as the two crons alternate in production: payments
+# waiting for their invoice to be posted are booked in the next round.
+DEMO_CRON_ROUNDS = 5
 
 
 class BillingProvider(models.Model):
@@ -38,7 +44,7 @@ class BillingProvider(models.Model):
         Event = self.env["billing.event"]
         for event in provider._bb_demo_crm_events(fields.Datetime.now()):
             Event._ingest(provider, provider._bb_envelope(event), event)
-        Event._process_due(200)
+        provider._bb_demo_run_crons()
         provider._bb_demo_delivery_times()
 
     def _bb_demo_crm_events(self, now):
@@ -59,6 +65,15 @@ class BillingProvider(models.Model):
                 },
             })
         return events
+
+    def _bb_demo_run_crons(self):
+        """Process the inbox and post drafts, as the crons do, until neither has anything
+        left to do."""
+        for _round in range(DEMO_CRON_ROUNDS):
+            processed, _due = self.env["billing.event"]._process_due(PROCESS_BATCH_SIZE)
+            posted, _left = self.env["billing.provider"]._post_due(POST_BATCH_SIZE)
+            if not processed and not posted.get("posted"):
+                return
 
     def _bb_demo_delivery_times(self):
         """Give the replayed events of this provider the delivery and processing times they

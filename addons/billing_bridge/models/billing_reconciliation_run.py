@@ -280,11 +280,15 @@ class BillingReconciliationRun(models.Model):
         return True
 
     @api.model
+    def _month_end_period(self, today):
+        """First and last day of the month before ``today``'s."""
+        first_of_month = today.replace(day=1)
+        return first_of_month - relativedelta(months=1), first_of_month - timedelta(days=1)
+
+    @api.model
     def _cron_month_end(self):
         """On the first days of a month: a computed run of last month per provider."""
-        today = fields.Date.context_today(self)
-        start = today.replace(day=1) - relativedelta(months=1)
-        end = today.replace(day=1) - timedelta(days=1)
+        start, end = self._month_end_period(fields.Date.context_today(self))
         for provider in self.env["billing.provider"].search([("state", "=", "enabled")]):
             if self.search_count([("provider_id", "=", provider.id), ("date_from", "=", start),
                                   ("date_to", "=", end)]):

@@ -1,8 +1,6 @@
 import dataclasses
 import logging
-from datetime import datetime, timedelta, timezone
-
-from dateutil.relativedelta import relativedelta
+from datetime import datetime, timezone
 
 from odoo import api, fields, models
 from odoo.tools import groupby
@@ -14,9 +12,6 @@ _logger = logging.getLogger(__name__)
 
 REPLAY_STEP = 3 * DAY  # events are replayed by periods of this many seconds
 APPROVAL_DELAY = 2 * DAY  # the accountant approves drafts this long after they arrived
-# Rounds of processing and posting, as the two crons alternate in production: payments
-# waiting for their invoice to be posted are booked in the next round.
-MAX_ROUNDS = 5
 
 
 class BillingProvider(models.Model):
@@ -38,7 +33,7 @@ class BillingProvider(models.Model):
         # on a machine without a mail server); customer emails are queued, never sent now.
         provider = self.env.ref(provider_xmlid).with_context(
             mail_activity_quick_update=True, mail_notify_force_send=False)
-        self = provider.browse()  # noqa: PLW0642 - the same context for every step below
+        env = provider.env
         if provider.event_ids:
             return  # already loaded (demo data is loaded once, but be safe)
         now = fields.Datetime.now()
@@ -51,19 +46,19 @@ class BillingProvider(models.Model):
             for payload in payloads:
                 if payload["type"] == "payout.paid":
                     # what the payout paid out is booked before it, as it was in real life
-                    provider._stripe_demo_run_crons()
+                    provider._bb_demo_run_crons()
                     provider._stripe_demo_book_payout(payload, history.payout_transactions)
                 else:
-                    self.env["billing.event"]._ingest(provider, provider._bb_envelope(payload),
-                                                      payload)
-            provider._stripe_demo_run_crons()
+                    env["billing.event"]._ingest(provider, provider._bb_envelope(payload),
+                                                 payload)
+            provider._bb_demo_run_crons()
             provider._stripe_demo_approve(step * REPLAY_STEP, history)
-        self.env["billing.balance.transaction"]._bb_store(
+        env["billing.balance.transaction"]._bb_store(
             provider, [balance_transaction_to_canonical(txn) for txn in history.unpaid_transactions],
-            None, self.env["billing.event"])
+            None, env["billing.event"])
         provider._bb_demo_delivery_times()
-        self.env["billing.subscription"]._cron_dunning()
-        self.env["billing.mrr.snapshot"]._refresh(provider.company_id)
+        env["billing.subscription"]._cron_dunning()
+        env["billing.mrr.snapshot"]._refresh(provider.company_id)
         provider._stripe_demo_reconciliation_run(now)
         _logger.info("Demo history of %s: %s events replayed.", provider.name,
                      len(history.events))
@@ -81,15 +76,6 @@ class BillingProvider(models.Model):
             "provider_id": self.id, "company_id": company.id, "rule_type": "tax",
             "external_ref": VAT_DE["id"], "tax_ids": [(6, 0, vat.ids)],
         })
-
-    def _stripe_demo_run_crons(self):
-        """Process the inbox and post drafts until neither has anything left to do."""
-        Event = self.env["billing.event"]
-        for _round in range(MAX_ROUNDS):
-            processed, _due = Event._process_due(200)
-            posted, _left = self.env["billing.provider"]._post_due(100)
-            if not processed and not posted.get("posted"):
-                return
 
     def _stripe_demo_approve(self, at, history):
         """The accountant approves what waited for approval a few days before ``at``;
@@ -118,11 +104,9 @@ class BillingProvider(models.Model):
 
     def _stripe_demo_reconciliation_run(self, now):
         """Last month's run, as the month-end cron computes it on the first of the month."""
-        first = now.date().replace(day=1) - relativedelta(months=1)
-        run = self.env["billing.reconciliation.run"].create({
-            "provider_id": self.id, "date_from": first,
-            "date_to": now.date().replace(day=1) - timedelta(days=1),
-        })
+        Run = self.env["billing.reconciliation.run"]
+        start, end = Run._month_end_period(now.date())
+        run = Run.create({"provider_id": self.id, "date_from": start, "date_to": end})
         run._compute_lines()
         return run
 
