@@ -317,20 +317,40 @@ bb_pg_install() {
 # The browser tours (addons/*/tests/test_tours.py) need Chrome or Chromium in PATH, under one
 # of the names Odoo looks for. Install Debian's chromium when it is missing and we can (root
 # with apt-get); otherwise say so: the tours are then skipped, never failed.
-bb_browser_ensure() {
-    local bin
-    for bin in google-chrome chromium chromium-browser google-chrome-stable; do
+# bb_debian_ensure PACKAGE PURPOSE COMMAND...: install Debian's PACKAGE when none of COMMANDs is
+# in PATH and we are root. Without it the checks that need it skip, saying why; under CI=true
+# a missing program fails the run instead, so that nothing is skipped quietly.
+bb_debian_ensure() {
+    local package="$1" purpose="$2" bin
+    shift 2
+    for bin in "$@"; do
         command -v "$bin" >/dev/null && return 0
     done
     if bb_is_root && command -v apt-get >/dev/null; then
-        bb_say "no Chrome or Chromium found: installing the Debian package 'chromium' for the browser tours"
+        bb_say "no ${*// / or } found: installing the Debian package '$package' for $purpose"
         DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null &&
             return 0
-        bb_say "warning: apt-get install chromium failed: the browser tours will be skipped"
+        bb_say "warning: apt-get install $package failed"
     else
-        bb_say "no Chrome or Chromium found (Debian: sudo apt-get install chromium): the browser tours will be skipped"
+        bb_say "no ${*// / or } found (Debian: sudo apt-get install $package)"
     fi
+    [[ ${CI:-} != true ]] || bb_die "CI=true: $package is required for $purpose"
+    bb_say "$purpose will be skipped"
+}
+
+bb_browser_ensure() {
+    bb_debian_ensure chromium "the browser tours" google-chrome chromium chromium-browser google-chrome-stable
+}
+
+# Odoo prints PDF reports with wkhtmltopdf (without it, it falls back to HTML).
+bb_wkhtmltopdf_ensure() {
+    bb_debian_ensure wkhtmltopdf "PDF reports" wkhtmltopdf
+}
+
+# The tests read the text of printed reports with poppler's pdftotext.
+bb_pdftotext_ensure() {
+    bb_debian_ensure poppler-utils "the PDF report test" pdftotext
 }
 
 # Can the postgres OS user reach (traverse to) this folder?
