@@ -1,4 +1,5 @@
 from contextlib import closing
+from unittest.mock import patch
 
 from odoo import api
 from odoo.tests import TransactionCase, tagged
@@ -6,6 +7,10 @@ from odoo.tests import TransactionCase, tagged
 from odoo.addons.billing_bridge.generic import envelope_from_generic
 
 from .common import generic_event
+
+
+class WorkerCrash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing in the code catches it."""
 
 
 @tagged("post_install", "-at_install")
@@ -51,7 +56,9 @@ class TestConcurrentClaiming(TransactionCase):
             domain_ids = set(worker1.search([("provider_id", "=", self.provider_id)]).ids)
 
             batch1 = worker1._claim_due(6)
-            batch2 = worker2._claim_due(6)  # does not wait for worker1's locks
+            # A claim that waited for worker1's locks would fail here rather than hang.
+            cr2.execute("SET LOCAL lock_timeout = '2s'")
+            batch2 = worker2._claim_due(6)
             self.assertEqual(len(batch1), 6)
             self.assertEqual(len(batch2), 4)
             self.assertFalse(set(batch1.ids) & set(batch2.ids))
@@ -70,14 +77,35 @@ class TestConcurrentClaiming(TransactionCase):
             self.assertEqual(len(refs), 10)
             self.assertEqual(len(refs.partner_id), 10, "each customer created exactly once")
 
-    def test_dead_worker_releases_its_claims(self):
-        with closing(self.registry.cursor()) as cr1:
-            worker1 = api.Environment(cr1, api.SUPERUSER_ID, {})["billing.event"]
-            claimed = worker1._claim_due(10)
-            claimed[:3]._process_claimed()
-            cr1.rollback()  # the worker dies before committing its batch
+    def test_a_worker_that_dies_mid_batch_leaves_nothing_applied(self):
+        """The processing entry point, committing as it does in production, dies mid-batch.
+
+        Each batch is one transaction: a worker that dies after applying some of its events
+        has committed none of them, and another worker finds every event claimable.
+        """
+        event_class = type(self.env["billing.event"])
+        original = event_class._handle_customer_upserted
+        applied = []
+
+        def die_on_the_fourth(event, canonical):
+            if len(applied) == 3:
+                raise WorkerCrash()
+            applied.append(canonical.object_ref)
+            return original(event, canonical)
+
+        with closing(self.registry.cursor()) as cr1, \
+                patch.object(event_class, "_in_test_mode", lambda _self: False), \
+                patch.object(event_class, "_handle_customer_upserted", die_on_the_fourth), \
+                self.assertRaises(WorkerCrash):
+            api.Environment(cr1, api.SUPERUSER_ID, {})["billing.event"].process_pending()
+        self.assertEqual(len(applied), 3)  # closing cr1 uncommitted: the process is gone
 
         with closing(self.registry.cursor()) as cr2:
-            worker2 = api.Environment(cr2, api.SUPERUSER_ID, {})["billing.event"]
-            self.assertEqual(len(worker2._claim_due(10)), 10, "every event is claimable again")
+            env = api.Environment(cr2, api.SUPERUSER_ID, {})
+            events = env["billing.event"].search([("provider_id", "=", self.provider_id)])
+            self.assertEqual(set(events.mapped("state")), {"received"})
+            self.assertFalse(env["billing.partner.ref"].search(
+                [("provider_id", "=", self.provider_id)]))
+            cr2.execute("SET LOCAL lock_timeout = '2s'")
+            self.assertEqual(len(env["billing.event"]._claim_due(10)), 10)
             cr2.rollback()

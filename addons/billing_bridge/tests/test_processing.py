@@ -15,10 +15,6 @@ from .common import BillingBridgeCase, generic_event
 EVENT_CLASS_PATH = "odoo.addons.billing_bridge.models.billing_event.BillingEvent"
 
 
-class WorkerCrash(BaseException):
-    """Stands for a worker killed mid-batch: nothing catches it."""
-
-
 @tagged("post_install", "-at_install")
 class TestProcessing(BillingBridgeCase):
     def partner_refs(self, external_ref="cus_1"):
@@ -127,34 +123,6 @@ class TestProcessing(BillingBridgeCase):
         event.action_replay()
         self.assertEqual(event.state, "done")
         self.assertEqual(event.attempts, 0)
-
-    def test_crash_mid_batch_applies_nothing_and_leaves_events_claimable(self):
-        for n in range(3):
-            self.ingest(generic_event(f"evt_{n}", object_ref=f"cus_{n}", name=f"C{n}",
-                                      occurred_at=f"2026-11-01T1{n}:00:00Z"))
-        original = type(self.Event)._handle_customer_upserted
-        calls = []
-
-        def crash_on_second(event, canonical):
-            calls.append(canonical.object_ref)
-            if len(calls) == 2:
-                raise WorkerCrash()
-            return original(event, canonical)
-
-        with self.assertRaises(WorkerCrash), self.env.cr.savepoint(), patch(
-            f"{EVENT_CLASS_PATH}._handle_customer_upserted", crash_on_second
-        ):
-            self.process()
-        self.env.invalidate_all()
-        events = self.Event.search([("provider_id", "=", self.provider.id)])
-        self.assertEqual(set(events.mapped("state")), {"received"})
-        self.assertFalse(self.env["billing.partner.ref"].search(
-            [("provider_id", "=", self.provider.id)]))
-        self.assertEqual(self.process(), {"done": 3})
-        self.assertEqual(
-            self.env["billing.partner.ref"].search_count([("provider_id", "=", self.provider.id)]),
-            3,
-        )
 
     def test_waiting_event_released_in_the_same_run(self):
         """An event waiting for an object runs as soon as that object is applied."""
