@@ -10,11 +10,11 @@ from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 
 from .common import invoice_event, invoice_line, refund_event
-from .test_settlement import TestSettlement, dispute_event, payout_event, txn
+from .test_settlement import SettlementCase, dispute_event, payout_event, txn
 
 
 @tagged("post_install", "-at_install")
-class TestReconciliationRun(TestSettlement):
+class TestReconciliationRun(SettlementCase):
     """A month of activity, then the month-end run."""
 
     @classmethod

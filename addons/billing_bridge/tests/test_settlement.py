@@ -29,8 +29,10 @@ def dispute_event(event_id, status, event_type="dispute.opened", dispute_ref="dp
     return dict(generic_event(event_id, event_type, dispute_ref, occurred_at), data=data)
 
 
-@tagged("post_install", "-at_install")
-class TestSettlement(BillingLedgerCase):
+class SettlementCase(BillingLedgerCase):
+    """A ledger with fee, dispute and bank accounts set on the provider (no tests here:
+    test classes that build on it do not run these tests again)."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -67,6 +69,9 @@ class TestSettlement(BillingLedgerCase):
             domain.append(("move_id", "in", moves.ids))
         return round(sum(self.env["account.move.line"].search(domain).mapped("balance")), 2)
 
+
+@tagged("post_install", "-at_install")
+class TestSettlement(SettlementCase):
     def test_payout_books_fees_per_type_and_empties_the_clearing_account(self):
         self.paid_invoice(1)
         self.paid_invoice(2)
