@@ -3,9 +3,12 @@
 import base64
 import os
 import unittest
+from concurrent.futures import CancelledError
 from pathlib import Path
 
 from odoo.tests.common import ChromeBrowser, _find_executable
+
+from .skips import skip_or_fail
 
 NO_BROWSER = (
     "no Chrome or Chromium found in PATH: the browser tests are skipped. Install the "
@@ -19,7 +22,7 @@ def require_browser():
     try:
         _find_executable()  # the lookup Odoo's own browser tests use
     except unittest.SkipTest:
-        raise unittest.SkipTest(NO_BROWSER) from None
+        skip_or_fail(NO_BROWSER)
 
 
 class ScreenMixin:
@@ -49,6 +52,7 @@ class ScreenMixin:
             browser.navigate_to(f"{self.base_url()}{url}", wait_stop=True)
             self.assertTrue(browser._wait_ready(ready, timeout=30),
                             f"{ready_selector} never showed on {url}")
+            self.assertFalse(_browser_errors(browser), f"JavaScript errors on {url}")
             shot = browser._websocket_request("Page.captureScreenshot", timeout=30) \
                 if folder else None
         finally:
@@ -58,3 +62,15 @@ class ScreenMixin:
             path = Path(folder) / f"{name}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def _browser_errors(browser):
+    """The page's console errors and uncaught exceptions so far (Odoo's browser records
+    them, but only its tour and browser_js runners look)."""
+    result = browser._result
+    if browser.had_failure:
+        return True
+    try:
+        return result.done() and result.exception() is not None
+    except CancelledError:
+        return False

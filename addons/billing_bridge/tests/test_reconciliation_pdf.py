@@ -1,21 +1,18 @@
-import os
 import re
 import shutil
 import subprocess
-import unittest
 from datetime import date
 
 from odoo.tests import tagged
 
 from .common import BillingLedgerCase, invoice_event, invoice_line, payment_event
+from .skips import skip_or_fail
 
 
 def _require_program(name, package):
-    if shutil.which(name):
-        return
-    if os.environ.get("CI") == "true":
-        raise AssertionError(f"{name} is missing: scripts/test installs Debian's {package}")
-    raise unittest.SkipTest(f"{name} is not installed (Debian: apt-get install {package})")
+    if not shutil.which(name):
+        skip_or_fail(f"{name} is not installed (Debian: apt-get install {package}; "
+                     f"scripts/test installs it when run as root)")
 
 
 @tagged("post_install", "-at_install")

@@ -9,6 +9,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo.tests import BaseCase, TransactionCase, tagged
 
+from odoo.addons.billing_bridge.tests.skips import skip_or_fail
 from odoo.addons.billing_bridge_stripe.demo_history import (
     CUSTOMERS,
     HISTORY_MONTHS,
@@ -131,7 +132,7 @@ class TestDemoDatabase(TransactionCase):
     def setUp(self):
         super().setUp()
         if not self.loaded:
-            self.skipTest("this database was installed without demo data")
+            skip_or_fail("this database was installed without demo data")
         self.Event = self.env["billing.event"]
 
     def events(self, canonical_type, state="done"):

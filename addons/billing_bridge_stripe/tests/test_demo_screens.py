@@ -8,6 +8,7 @@ README's screens.
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.billing_bridge.tests.screens import ScreenMixin, require_browser
+from odoo.addons.billing_bridge.tests.skips import skip_or_fail
 
 
 @tagged("post_install", "-at_install")
@@ -22,7 +23,7 @@ class TestDemoScreens(ScreenMixin, HttpCase):
     def setUp(self):
         super().setUp()
         if not (self.provider and self.provider.event_ids):
-            self.skipTest("this database was installed without demo data")
+            skip_or_fail("this database was installed without demo data")
 
     def action(self, xmlid, record=None):
         url = f"/odoo/action-{xmlid}"
