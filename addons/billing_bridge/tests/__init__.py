@@ -16,6 +16,7 @@ from . import test_mrr
 from . import test_health
 from . import test_provider_setup
 from . import test_webhook_fuzz
+from . import test_security_public_routes
 from . import test_webhook_unavailable
 from . import test_tours
 from . import test_demo
