@@ -8,6 +8,7 @@ signature problem gets one generic 400, a hostile signature header is a 400 (nev
 """
 
 import http.client
+import logging
 import socket
 import time
 from unittest.mock import patch
@@ -28,6 +29,8 @@ from odoo.addons.billing_bridge.models.billing_provider_health import (
 from odoo.addons.billing_bridge.signature import sign
 
 from .common import GENERIC_SECRET, BillingBridgeSetup, generic_event
+
+_logger = logging.getLogger(__name__)
 
 HEALTH = "/billing_bridge/health"
 CONTROLLER_LOG = "odoo.addons.billing_bridge.controllers.main"
@@ -259,8 +262,9 @@ class TestWebhookGivesNothingAway(BillingBridgeSetup, HttpCase):
                     sent += len(chunk)
                     chunk = b"x" * chunk_bytes
                 conn.sendall(b"0\r\n\r\n")
-            except OSError:
-                pass  # the server answered and closed while we were still sending
+            except OSError as error:  # the server answered and closed while we still sent
+                _logger.info("Chunked upload stopped by the server after %s bytes: %s", sent,
+                             error)
             try:
                 return conn.recv(4096).split(b"\r\n", 1)[0].decode() or None
             except OSError:
