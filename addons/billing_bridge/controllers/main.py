@@ -101,7 +101,10 @@ class BillingWebhookController(http.Controller):
     def _read_limited(stream):
         chunks, size = [], 0
         while size <= MAX_BODY_BYTES:
-            chunk = stream.read(min(READ_CHUNK_BYTES, MAX_BODY_BYTES + 1 - size))
+            try:
+                chunk = stream.read(min(READ_CHUNK_BYTES, MAX_BODY_BYTES + 1 - size))
+            except OSError as exc:  # a broken chunked encoding, a sender gone mid-body
+                raise WebhookRefused(400, "unreadable body") from exc
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)

@@ -290,6 +290,19 @@ class TestWebhookGivesNothingAway(BillingBridgeSetup, HttpCase):
         self.assertEqual(self.stored(), 0)
         self.assertEqual(self.refusals(self.provider), {"body larger than 1 MiB": 1})
 
+    def test_broken_chunked_encoding_is_a_400(self):
+        port = int(self.base_url().rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn, \
+                mute_logger(CONTROLLER_LOG):
+            conn.sendall(
+                f"POST {self.url} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                f"X-Billing-Signature: {sign(b'x', GENERIC_SECRET)}\r\n\r\n"
+                "zz\r\n{}\r\n0\r\n\r\n".encode())
+            # Before: OSError("Invalid chunk header") escaped the controller: a 500.
+            self.assertEqual(conn.recv(4096).split(b"\r\n", 1)[0].split(b" ")[1], b"400")
+        self.assertEqual(self.refusals(self.provider), {"unreadable body": 1})
+
     def test_small_chunked_delivery_still_lands(self):
         body, signature = self.signed(generic_event("evt_chunked"))
         response = self.opener.post(self.base_url() + self.url, data=iter([body[:10], body[10:]]),
