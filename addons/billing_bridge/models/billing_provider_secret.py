@@ -14,6 +14,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+DEFAULT_GRACE_HOURS = 24  # how long Stripe keeps a rolled secret valid by default
 SIGNED_WITH = [("current", "Current secret"), ("previous", "Previous secret")]
 
 
@@ -28,7 +29,7 @@ class BillingProvider(models.Model):
     )
     webhook_secret_grace_hours = fields.Integer(
         string="Previous Secret Accepted For (hours)",
-        default=24,
+        default=DEFAULT_GRACE_HOURS,
         help="How long the previous webhook secret stays valid after the secret is "
         "replaced, while the billing platform moves to the new one.",
     )
@@ -42,6 +43,15 @@ class BillingProvider(models.Model):
         ("webhook_secret_grace_hours_positive", "CHECK(webhook_secret_grace_hours >= 0)",
          "The grace period of the previous webhook secret cannot be negative."),
     ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("webhook_secret_previous") and not vals.get(
+                    "webhook_secret_previous_expires_at"):
+                vals["webhook_secret_previous_expires_at"] = fields.Datetime.now() + timedelta(
+                    hours=vals.get("webhook_secret_grace_hours", DEFAULT_GRACE_HOURS))
+        return super().create(vals_list)
 
     def write(self, vals):
         if "webhook_secret" not in vals and "webhook_secret_previous" not in vals:

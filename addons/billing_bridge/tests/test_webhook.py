@@ -168,6 +168,14 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
         self.assertFalse(self.stored("evt_3"))
         self.assertEqual(self.refusals(), {"signature mismatch": 1})
 
+    def test_a_provider_created_with_a_previous_secret_gets_its_expiry(self):
+        provider = self.env["billing.provider"].create({
+            "name": "Moved in", "webhook_secret": "new", "webhook_secret_previous": "old"})
+        self.assertAlmostEqual(provider.sudo().webhook_secret_previous_expires_at,
+                               fields.Datetime.now() + timedelta(hours=24),
+                               delta=timedelta(minutes=1))
+        self.assertEqual(provider._bb_webhook_secrets(), ["new", "old"])
+
     def test_rotation_grace_period_is_configurable(self):
         self.provider.write({"webhook_secret_grace_hours": 0, "webhook_secret": "new-secret"})
         self.assertRefused(self.deliver(generic_event("evt_1")), 400, "invalid signature")
