@@ -8,7 +8,7 @@
     "author": "Billing Bridge",
     "license": "LGPL-3",
     "depends": ["account", "mail", "analytic"],
-    "external_dependencies": {"python": ["stripe", "jsonschema"]},
+    "external_dependencies": {"python": ["jsonschema"]},
     "data": [
         "security/billing_security.xml",
         "security/ir.model.access.csv",

@@ -10,13 +10,34 @@ class WebhookRefused(Exception):
 
     ``reason`` is short and fixed (it is logged and counted); ``detail`` may
     quote the sender's payload, so it only goes back to the sender.
+    ``public_reason``, when given, is all the sender learns instead of ``reason``
+    and ``detail`` (a refusal that must not tell an attacker about the provider).
     """
 
-    def __init__(self, status, reason, detail=None):
+    def __init__(self, status, reason, detail=None, public_reason=None):
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.detail = detail
+        self.public_reason = public_reason
+
+    def answer(self):
+        """``(status, error, detail)`` that the sender is told."""
+        if self.public_reason:
+            return self.status, self.public_reason, None
+        return self.status, self.reason, self.detail
+
+
+class InvalidSignature(WebhookRefused):
+    """A delivery whose signature cannot be trusted: missing, malformed, wrong or stale.
+
+    The sender gets the same answer for each (a 400 ``invalid signature``), so that
+    probing a provider's endpoint tells nothing about it; ``reason`` keeps the precise
+    cause for the refusal counter and the log.
+    """
+
+    def __init__(self, reason):
+        super().__init__(400, reason, public_reason="invalid signature")
 
 
 class MalformedEvent(ValueError):

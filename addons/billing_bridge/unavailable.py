@@ -7,7 +7,10 @@ where only the routes of server-wide modules exist, so a webhook gets ``404 Not
 Found``, which tells an integrator the URL is wrong and some senders never retry; and a
 request whose database connection breaks in the middle gets ``500``.
 
-Both cases are answered here, for the webhook routes only, by ``post_load`` (the
+The health route gets the same treatment, so that a monitor learns the database is
+``down`` (503) rather than reading a 404 or a 500.
+
+Both cases are answered here, for the webhook and health routes only, by ``post_load`` (the
 manifest's hook, run once when Odoo loads the module, before it serves anything). It
 wraps the two ways Odoo serves a request: without a database, and with one, where a
 database error may come from the transaction (``ir.http._handle_error`` sees those) or
@@ -29,6 +32,7 @@ from odoo.service import db
 _logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH_PREFIX = "/billing_bridge/webhook/"
+HEALTH_PATH = "/billing_bridge/health"
 RETRY_AFTER_SECONDS = 30
 # A connection that broke, or a transaction the database gave up on (psycopg2's
 # OperationalError covers both; InterfaceError is a connection already closed).
@@ -37,6 +41,11 @@ DATABASE_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 def is_webhook(httprequest):
     return httprequest.path.startswith(WEBHOOK_PATH_PREFIX)
+
+
+def is_guarded(httprequest):
+    """Whether a request is one this module answers itself when the database fails."""
+    return is_webhook(httprequest) or httprequest.path == HEALTH_PATH
 
 
 def caused_by_database(error):
@@ -52,6 +61,8 @@ def caused_by_database(error):
 
 
 def unavailable_response(request):
+    if not is_webhook(request.httprequest):
+        return request.make_json_response({"status": "down"}, status=503)
     return request.make_json_response(
         {"error": "database unavailable"}, status=503,
         headers=[("Retry-After", str(RETRY_AFTER_SECONDS))])
@@ -85,9 +96,9 @@ def post_load():
         try:
             return serve_nodb(self)
         except NotFound:  # 404, unless the webhook's database is why it came here
-            if not is_webhook(self.httprequest) or not database_unavailable():
+            if not is_guarded(self.httprequest) or not database_unavailable():
                 raise
-            _logger.warning("Billing webhook %s refused with 503: the database is unavailable",
+            _logger.warning("Billing route %s answered with 503: the database is unavailable",
                             self.httprequest.path)
             return unavailable_response(self)
 
@@ -96,9 +107,9 @@ def post_load():
         try:
             return serve_db(self)
         except Exception as error:  # a 500 or a 403, unless the database failed a webhook
-            if not is_webhook(self.httprequest) or not caused_by_database(error):
+            if not is_guarded(self.httprequest) or not caused_by_database(error):
                 raise
-            _logger.warning("Billing webhook %s refused with 503: %s", self.httprequest.path,
+            _logger.warning("Billing route %s answered with 503: %s", self.httprequest.path,
                             str(error).strip().split("\n", 1)[0] or type(error).__name__)
             return unavailable_response(self)
 

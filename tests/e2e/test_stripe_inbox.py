@@ -76,9 +76,19 @@ def test_delivery_is_stored_once_and_processed_by_the_cron(odoo_server):
 def test_rpc_contract_and_health(odoo_server):
     counts = odoo_server.call("billing.event", "process_pending")
     assert isinstance(counts, dict)
-    health = requests.get(f"{odoo_server.url}/billing_bridge/health", timeout=10)
+    url = f"{odoo_server.url}/billing_bridge/health"
+    anonymous = requests.get(url, timeout=10)
+    assert anonymous.status_code == 200
+    assert set(anonymous.json()) == {"status"}, "anonymous monitoring gets one word"
+    assert anonymous.json()["status"] in ("ok", "degraded")
+    # the detailed report, for the monitoring token a system administrator configured
+    token = uuid.uuid4().hex
+    odoo_server.call("ir.config_parameter", "set_param", "billing_bridge.health_token", token)
+    health = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert health.status_code == 200
     body = health.json()
-    assert body["status"] == "ok"
+    assert body["status"] == anonymous.json()["status"]
     assert set(body["inbox"]["by_state"]) >= {"received", "done", "failed", "waiting"}
     assert "whsec_" not in health.text
+    wrong = requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=10)
+    assert wrong.status_code == 401

@@ -1,1 +1,2 @@
+from . import health
 from . import main

@@ -150,8 +150,10 @@ class BillingEvent(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _ingest(self, provider, envelope, payload):
+    def _ingest(self, provider, envelope, payload, signed_with=None):
         """Store a verified delivery once; return ``(event_id, created)``.
+
+        ``signed_with`` tells which webhook secret signed it (``current``/``previous``).
 
         A repeated delivery of the same provider event id stores nothing new.
         Events of a type without canonical meaning are stored as ``ignored``.
@@ -170,8 +172,9 @@ class BillingEvent(models.Model):
                 INSERT INTO billing_event (
                     provider_id, company_id, external_id, event_type, canonical_type,
                     object_ref, api_version, occurred_at, received_at, payload, state,
-                    result_note, attempts, create_uid, create_date, write_uid, write_date)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, 0,
+                    result_note, attempts, signed_with,
+                    create_uid, create_date, write_uid, write_date)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, 0, %s,
                         %s, %s, %s, %s)
                 ON CONFLICT (provider_id, external_id) DO NOTHING
                 RETURNING id
@@ -188,6 +191,7 @@ class BillingEvent(models.Model):
                 json.dumps(payload),
                 state,
                 None if envelope.canonical_type else _("Event type not handled"),
+                signed_with,
                 uid,
                 now,
                 uid,

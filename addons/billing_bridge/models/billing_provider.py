@@ -454,21 +454,22 @@ class BillingProvider(models.Model):
         return "X-Billing-Signature"
 
     def _bb_verify_webhook(self, body, headers):
-        """Verify a delivery and return its decoded JSON body.
+        """Verify a delivery; return its decoded JSON body and which secret signed it
+        (``"current"`` or ``"previous"``).
 
         Raises ``WebhookRefused`` for anything that must not be stored.
         """
         self.ensure_one()
-        # sudo: the webhook route runs as the public user; secrets stay in here.
-        provider_sudo = self.sudo()
-        secrets = [provider_sudo.webhook_secret, provider_sudo.webhook_secret_previous]
-        verify_signature(
-            body,
-            headers.get(self._bb_signature_header()),
-            secrets,
-            tolerance=self.signature_tolerance,
-        )
-        return self._bb_decode_body(body)
+        signed_with = self._bb_check_signature(body, headers.get(self._bb_signature_header()))
+        return self._bb_decode_body(body), signed_with
+
+    def _bb_check_signature(self, body, header):
+        """Which of the accepted secrets signed ``body`` (``"current"``/``"previous"``);
+        raises ``InvalidSignature`` when none did, recently, in a well-formed header."""
+        self.ensure_one()
+        secrets = self._bb_webhook_secrets()
+        index = verify_signature(body, header, secrets, tolerance=self.signature_tolerance)
+        return ("current", "previous")[index]
 
     def _bb_decode_body(self, body):
         try:

@@ -1,7 +1,10 @@
+import hmac
 from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.tools import SQL
+
+from ..const import EVENT_STATES
 
 HEALTH_STATUSES = [("ok", "Healthy"), ("warning", "Warning"), ("danger", "Needs attention")]
 
@@ -10,6 +13,10 @@ RECENT = timedelta(hours=24)
 LATENCY_WINDOW = timedelta(days=7)
 # A backlog older than this, or failed events, make a provider need attention.
 STALE_BACKLOG_SECONDS = 15 * 60
+# The monitoring token of the health endpoint and the companies it may see (system
+# parameters, set by a system administrator; every company when the second is empty).
+HEALTH_TOKEN_PARAM = "billing_bridge.health_token"
+HEALTH_TOKEN_COMPANIES_PARAM = "billing_bridge.health_token_company_ids"
 
 
 class BillingProvider(models.Model):
@@ -154,13 +161,66 @@ class BillingProvider(models.Model):
         action["domain"] = [("provider_id", "=", self.id), ("state", "=", "open")]
         return action
 
+    # ------------------------------------------------------------------
+    # The health endpoint
+    # ------------------------------------------------------------------
+
     @api.model
+    def _bb_health_status(self, provider_ids=None):
+        """``"degraded"`` when events failed or wait beyond ``STALE_BACKLOG_SECONDS``,
+        else ``"ok"``: two ``EXISTS`` on the indexed ``state`` (of the providers
+        ``provider_ids``, or of all)."""
+        scope = SQL() if provider_ids is None else SQL(
+            "AND provider_id = ANY(%s)", list(provider_ids))
+        stale = fields.Datetime.now() - timedelta(seconds=STALE_BACKLOG_SECONDS)
+        self.env.cr.execute(SQL(HEALTH_STATUS, scope=scope, stale=stale))
+        return "degraded" if self.env.cr.fetchone()[0] else "ok"
+
+    @api.model
+    def _bb_health_token_companies(self, token):
+        """The companies whose report ``token`` may read, or None for a wrong token."""
+        params = self.env["ir.config_parameter"]
+        expected = params.get_param(HEALTH_TOKEN_PARAM) or ""
+        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+            return None
+        Company = self.env["res.company"]
+        ids = [int(part) for part in (params.get_param(HEALTH_TOKEN_COMPANIES_PARAM) or "")
+               .split(",") if part.strip().isdigit()]
+        return Company.browse(ids).exists() if ids else Company.search([])
+
+    def _bb_health_detail(self):
+        """The detailed health report of the providers of ``self`` (the caller chose them
+        under its access rights); no names, no secrets, no customer data."""
+        self.env.flush_all()
+        ids = self.ids
+        return {
+            "status": self._bb_health_status(ids),
+            "inbox": self._bb_inbox_figures(),
+            "open_exceptions_by_type": self._bb_open_exceptions_by_type(),
+            "providers": self.filtered(lambda p: p.state != "draft")._bb_health_report(),
+        }
+
+    def _bb_inbox_figures(self):
+        """Counts by state and age of the oldest unprocessed event of ``self``."""
+        self.env.cr.execute(SQL(INBOX_FIGURES, ids=list(self.ids)))
+        by_state = dict(self.env.cr.fetchall())
+        self.env.cr.execute(SQL(OLDEST_UNPROCESSED, ids=list(self.ids)))
+        oldest = self.env.cr.fetchone()[0]
+        return {
+            "by_state": {state: by_state.get(state, 0) for state, _label in EVENT_STATES},
+            "oldest_unprocessed_age_seconds":
+                (fields.Datetime.now() - oldest).total_seconds() if oldest else None,
+        }
+
+    def _bb_open_exceptions_by_type(self):
+        self.env.cr.execute(SQL(OPEN_EXCEPTIONS, ids=list(self.ids)))
+        return dict(self.env.cr.fetchall())
+
     def _bb_health_report(self):
-        """The health endpoint's per-provider figures (no secret, no customer data)."""
-        providers = self.search([("state", "!=", "draft")])
-        figures = providers._bb_health_figures()
+        """Per-provider figures of the health endpoint (no secret, no customer data)."""
+        figures = self._bb_health_figures()
         report = []
-        for provider in providers:
+        for provider in self:
             figure = figures[provider.id]
             report.append({
                 "provider": provider.id,
@@ -248,4 +308,30 @@ LAST_RUN_FIGURES = """
       FROM billing_reconciliation_run r
      WHERE r.provider_id IN %(ids)s AND r.state != 'draft'
      ORDER BY r.provider_id, r.date_to DESC, r.id DESC
+"""
+
+# Failed events, or unprocessed ones older than the threshold: both start from the index
+# on state, over rows that are few in a healthy inbox.
+HEALTH_STATUS = """
+    SELECT EXISTS (SELECT FROM billing_event WHERE state = 'failed' %(scope)s)
+        OR EXISTS (SELECT FROM billing_event
+                    WHERE state IN ('received', 'processing', 'waiting')
+                      AND NOT coalesce(waiting_on_exception, FALSE)
+                      AND received_at < %(stale)s %(scope)s)
+"""
+
+INBOX_FIGURES = """
+    SELECT state, count(*) FROM billing_event WHERE provider_id = ANY(%(ids)s) GROUP BY state
+"""
+
+OLDEST_UNPROCESSED = """
+    SELECT min(received_at) FROM billing_event
+     WHERE provider_id = ANY(%(ids)s) AND state IN ('received', 'processing', 'waiting')
+       AND NOT coalesce(waiting_on_exception, FALSE)
+"""
+
+OPEN_EXCEPTIONS = """
+    SELECT exception_type, count(*) FROM billing_exception
+     WHERE provider_id = ANY(%(ids)s) AND state = 'open'
+     GROUP BY exception_type
 """

@@ -19,4 +19,5 @@ from . import test_subscription
 from . import test_tours
 from . import test_webhook
 from . import test_webhook_fuzz
+from . import test_security_public_routes
 from . import test_webhook_unavailable

@@ -112,8 +112,9 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
         self.assertEqual(len(self.stored()), 1)
 
     def test_bad_signature(self):
+        # The sender learns nothing about which check failed; the counter keeps it.
         response = self.deliver(generic_event("evt_1"), secret="not-the-secret")
-        self.assertRefused(response, 400, "signature mismatch")
+        self.assertRefused(response, 400, "invalid signature")
         self.assertEqual(self.refusals(), {"signature mismatch": 1})
         admin = new_test_user(self.env, "bb_refusal_admin",
                               groups="billing_bridge.group_billing_admin")
@@ -122,12 +123,14 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
 
     def test_missing_signature_header(self):
         body, _signature = self.signed(generic_event("evt_1"))
-        self.assertRefused(self.post(body), 400, "missing signature header")
+        self.assertRefused(self.post(body), 400, "invalid signature")
+        self.assertEqual(self.refusals(), {"missing signature header": 1})
 
     def test_stale_timestamp_is_a_replay(self):
         stale = int(time.time()) - 301
         response = self.deliver(generic_event("evt_1"), timestamp=stale)
-        self.assertRefused(response, 400, "timestamp outside tolerance")
+        self.assertRefused(response, 400, "invalid signature")
+        self.assertEqual(self.refusals(), {"timestamp outside tolerance": 1})
 
     def test_secret_rotation(self):
         self.provider.write({"webhook_secret": "new-secret",
@@ -139,6 +142,49 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
         response = self.deliver(generic_event("evt_3"), secret=GENERIC_SECRET)
         self.assertEqual(response.status_code, 400)
         self.assertFalse(self.stored("evt_3"))
+
+    def test_replaced_secret_stays_valid_for_its_grace_period_only(self):
+        before = fields.Datetime.now()
+        self.provider.webhook_secret = "new-secret"  # the old one becomes the previous one
+        provider = self.provider.sudo()
+        self.assertEqual(provider.webhook_secret_previous, GENERIC_SECRET)
+        expires = provider.webhook_secret_previous_expires_at
+        self.assertTrue(before + timedelta(hours=24) <= expires
+                        <= fields.Datetime.now() + timedelta(hours=24))
+        self.assertEqual(self.deliver(generic_event("evt_1")).status_code, 200)
+        self.assertEqual(self.stored("evt_1").signed_with, "previous")
+        self.provider.invalidate_recordset()
+        self.assertEqual(self.provider.last_delivery_secret, "previous")
+        self.assertEqual(self.deliver(generic_event("evt_2"), secret="new-secret").status_code,
+                         200)
+        self.provider.invalidate_recordset()
+        self.assertEqual(self.provider.last_delivery_secret, "current")
+        self.assertTrue(self.provider.last_delivery_at)
+        # Before: the previous secret was accepted for as long as nobody cleared it.
+        provider.webhook_secret_previous_expires_at = fields.Datetime.now() - timedelta(seconds=1)
+        response = self.deliver(generic_event("evt_3"))
+        self.assertEqual((response.status_code, response.json()),
+                         (400, {"error": "invalid signature"}))
+        self.assertFalse(self.stored("evt_3"))
+        self.assertEqual(self.refusals(), {"signature mismatch": 1})
+
+    def test_a_provider_created_with_a_previous_secret_gets_its_expiry(self):
+        provider = self.env["billing.provider"].create({
+            "name": "Moved in", "webhook_secret": "new", "webhook_secret_previous": "old"})
+        self.assertAlmostEqual(provider.sudo().webhook_secret_previous_expires_at,
+                               fields.Datetime.now() + timedelta(hours=24),
+                               delta=timedelta(minutes=1))
+        self.assertEqual(provider._bb_webhook_secrets(), ["new", "old"])
+
+    def test_rotation_grace_period_is_configurable(self):
+        self.provider.write({"webhook_secret_grace_hours": 0, "webhook_secret": "new-secret"})
+        self.assertRefused(self.deliver(generic_event("evt_1")), 400, "invalid signature")
+        self.provider.write({"webhook_secret_grace_hours": 2,
+                             "webhook_secret_previous": GENERIC_SECRET})
+        expires = self.provider.sudo().webhook_secret_previous_expires_at
+        self.assertAlmostEqual(expires, fields.Datetime.now() + timedelta(hours=2),
+                               delta=timedelta(minutes=1))
+        self.assertEqual(self.deliver(generic_event("evt_1")).status_code, 200)
 
     def test_malformed_json(self):
         body = b'{"id": "evt_1", "type": '
@@ -164,11 +210,13 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
     def test_unknown_provider(self):
         body, signature = self.signed(generic_event("evt_1"))
         missing = self.post(body, signature, url="/billing_bridge/webhook/generic/999999")
-        self.assertEqual(missing.status_code, 404)
+        self.assertEqual((missing.status_code, missing.json()), (404, {"error": "unknown provider"}))
 
     def test_disabled_provider(self):
+        # Answered as an unknown provider (was a 403 "provider disabled"); counted as disabled.
         self.provider.action_disable()
-        self.assertRefused(self.deliver(generic_event("evt_1")), 403, "provider disabled")
+        self.assertRefused(self.deliver(generic_event("evt_1")), 404, "unknown provider")
+        self.assertEqual(self.refusals(), {"provider disabled": 1})
 
     def test_unhandled_type_is_stored_ignored_and_answered_200(self):
         response = self.deliver(generic_event("evt_1", event_type="crm.note.added"))
@@ -186,10 +234,14 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
 
     def test_health(self):
         self.deliver(generic_event("evt_1", name="Ada", email="ada@example.com"))
+        anonymous = self.url_open("/billing_bridge/health")
+        self.assertEqual((anonymous.status_code, anonymous.json()), (200, {"status": "ok"}))
+        new_test_user(self.env, "bb_health_reader", groups="billing_bridge.group_billing_user")
+        self.authenticate("bb_health_reader", "bb_health_reader")
         response = self.url_open("/billing_bridge/health")
         self.assertEqual(response.status_code, 200)
         health = response.json()
-        self.assertEqual(health["status"], "ok")
+        self.assertIn(health["status"], ("ok", "degraded"))
         self.assertGreaterEqual(health["inbox"]["by_state"]["received"], 1)
         self.assertGreaterEqual(health["inbox"]["oldest_unprocessed_age_seconds"], 0)
         self.assertIsInstance(health["open_exceptions_by_type"], dict)
@@ -199,4 +251,3 @@ class TestGenericWebhook(BillingBridgeSetup, HttpCase):
         self.assertIn(provider["status"], ("ok", "warning", "danger"))
         for leaked in ("ada@example.com", "Ada", GENERIC_SECRET, "cus_1"):
             self.assertNotIn(leaked, response.text)
-

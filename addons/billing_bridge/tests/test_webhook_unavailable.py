@@ -10,6 +10,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.billing_bridge import post_load, unavailable
 from odoo.addons.billing_bridge.models.billing_event import BillingEvent
+from odoo.addons.billing_bridge.models.billing_provider_health import BillingProvider
 
 from .common import BillingBridgeSetup, generic_event
 
@@ -54,11 +55,18 @@ class TestWebhookWithoutDatabase(BillingBridgeSetup, HttpCase):
         with patch.object(ir_http, "_auth_method_public", side_effect=CONNECTION_LOST):
             self.assertUnavailable(self.deliver())
 
+    @mute_logger("odoo.addons.billing_bridge.unavailable")
+    def test_health_says_down(self):
+        # Before: 500 Internal Server Error, and the traceback's reason in the log only.
+        with patch.object(BillingProvider, "_bb_health_status", side_effect=CONNECTION_LOST):
+            response = self.url_open("/billing_bridge/health")
+        self.assertEqual((response.status_code, response.json()), (503, {"status": "down"}))
+
     @mute_logger("odoo.http")
     def test_other_routes_keep_their_answer(self):
-        with patch.object(BillingEvent, "_inbox_stats", side_effect=CONNECTION_LOST):
-            response = self.url_open("/billing_bridge/health")
-        self.assertEqual(response.status_code, 500)
+        with patch.object(BillingEvent, "_trigger_processing_on_receipt",
+                          side_effect=ValueError("not a database error")):
+            self.assertEqual(self.deliver().status_code, 500)
 
     def serve_without_database(self, path, databases):
         """What Odoo answers ``POST path`` when it serves it without a database, with
@@ -82,3 +90,4 @@ class TestWebhookWithoutDatabase(BillingBridgeSetup, HttpCase):
         self.assertEqual(self.serve_without_database(self.url, []), 404)
         self.assertEqual(self.serve_without_database(self.url, ["a", "b"]), 404)
         self.assertEqual(self.serve_without_database("/billing_bridge/nothing", refused), 404)
+        self.assertEqual(self.serve_without_database("/billing_bridge/health", refused), 503)

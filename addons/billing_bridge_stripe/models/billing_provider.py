@@ -18,6 +18,7 @@ from ..api import (
 )
 from ..const import DEFAULT_API_BASE, EVENT_TYPE_MAP, NEWEST_SUPPORTED_API_VERSION
 from ..normalizer import balance_transaction_to_canonical, normalize_stripe_event, stripe_envelope
+from ..signature import verify_stripe_signature
 
 
 class BillingProvider(models.Model):
@@ -57,6 +58,14 @@ class BillingProvider(models.Model):
         if self.provider_type != "stripe":
             return super()._bb_signature_header()
         return "Stripe-Signature"
+
+    def _bb_check_signature(self, body, header):
+        if self.provider_type != "stripe":
+            return super()._bb_check_signature(body, header)
+        self.ensure_one()
+        index = verify_stripe_signature(body, header, self._bb_webhook_secrets(),
+                                        self.signature_tolerance)
+        return ("current", "previous")[index]
 
     def _bb_envelope(self, event):
         if self.provider_type != "stripe":

@@ -57,11 +57,12 @@ class TestStripeWebhook(StripeSetup, HttpCase):
     def test_refusals(self):
         event = stripe_event("customer.created", stripe_customer())
         cases = [
-            ("wrong secret", self.deliver(event, secret="whsec_wrong"), 400, "signature mismatch"),
+            # one answer for any signature problem; the refusal counter keeps the reason
+            ("wrong secret", self.deliver(event, secret="whsec_wrong"), 400, "invalid signature"),
             ("generic header", self.deliver(event, header="X-Billing-Signature"), 400,
-             "missing signature header"),
+             "invalid signature"),
             ("stale", self.deliver(event, timestamp=int(time.time()) - 600), 400,
-             "timestamp outside tolerance"),
+             "invalid signature"),
             ("generic route", self.deliver(
                 event, url=f"/billing_bridge/webhook/generic/{self.provider.id}"), 404,
              "unknown provider"),
@@ -73,6 +74,40 @@ class TestStripeWebhook(StripeSetup, HttpCase):
                 self.assertEqual(response.status_code, status, response.text)
                 self.assertEqual(response.json()["error"], reason)
         self.assertFalse(self.stored())
+        refusals = self.env["billing.webhook.refusal"].search(
+            [("provider_id", "=", self.provider.id)])
+        self.assertEqual(set(refusals.mapped("reason")), {
+            "signature mismatch", "missing signature header", "timestamp outside tolerance",
+            "wrong provider type", "malformed event"})
+
+    def test_hostile_signature_headers_are_400_never_500(self):
+        body, good = stripe_signed(stripe_event("customer.created", stripe_customer()))
+        t_item, v1_item = good.split(",")
+        for label, header in [
+            ("non-ASCII signature", "t=1,v1=é"),  # Before: a TypeError in the SDK, a 500
+            ("non-ASCII key", f"{good},ключ=1"),
+            ("long", "t=1,v1=" + "a" * 60_000),
+            ("repeated t", f"{t_item},t=1,{v1_item}"),  # the SDK reads the first t only
+            ("t=abc", f"t=abc,{v1_item}"),
+            ("empty v1", f"{t_item},v1="),
+        ]:
+            with self.subTest(label):
+                response = self.url_open(self.url, data=body, headers={
+                    "Content-Type": "application/json", "Stripe-Signature": header.encode()})
+                self.assertEqual((response.status_code, response.json()),
+                                 (400, {"error": "invalid signature"}))
+        self.assertFalse(self.stored())
+
+    def test_the_previous_secret_is_accepted_until_it_expires(self):
+        self.provider.webhook_secret = "whsec_rolled"
+        event = stripe_event("customer.created", stripe_customer())
+        self.assertEqual(self.deliver(event).status_code, 200)
+        self.assertEqual(self.stored().signed_with, "previous")
+        self.provider.sudo().webhook_secret_previous_expires_at = "2000-01-01 00:00:00"
+        event = stripe_event("customer.updated", stripe_customer(), "evt_2")
+        self.assertEqual(self.deliver(event).status_code, 400)
+        self.assertEqual(self.deliver(event, secret="whsec_rolled").status_code, 200)
+        self.assertEqual(self.stored("evt_2").signed_with, "current")
 
     def test_unhandled_stripe_type_is_stored_ignored(self):
         event = stripe_event("payment_method.attached", {"id": "pm_1", "object": "payment_method"})
