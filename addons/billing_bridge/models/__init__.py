@@ -17,6 +17,7 @@ from . import billing_reconciliation_run
 from . import billing_provider_health
 from . import billing_provider_secret
 from . import billing_provider_setup
+from . import billing_provider_api_base
 from . import billing_provider_demo
 from . import billing_event_report
 from . import account_journal

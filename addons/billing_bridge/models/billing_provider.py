@@ -73,8 +73,11 @@ class BillingProvider(models.Model):
     has_api_key = fields.Boolean(compute="_compute_secret_flags")
     api_base = fields.Char(
         string="API Base URL",
-        help="Base URL of the provider's API. Leave the default in production; "
-        "tests point it at a local server.",
+        groups="base.group_system",
+        copy=False,
+        help="Where the API key is sent. Leave it empty: the provider's public API is "
+        "used. Another address is used only while the system parameter "
+        "billing_bridge.allow_custom_api_base is set (test servers, local peers).",
     )
     webhook_url = fields.Char(compute="_compute_webhook_url")
     signature_tolerance = fields.Integer(
@@ -234,7 +237,16 @@ class BillingProvider(models.Model):
     # State transitions
     # ------------------------------------------------------------------
 
+    def _bb_check_configure_access(self):
+        """Configuration actions: billing administrators, on providers of their companies.
+
+        Called before any ``sudo()``: write access on these very records is what
+        the provider form's configuration buttons require.
+        """
+        self.check_access("write")
+
     def action_enable(self):
+        self._bb_check_configure_access()
         for provider in self:
             if not provider.has_webhook_secret:
                 raise UserError(
@@ -248,10 +260,12 @@ class BillingProvider(models.Model):
         return True
 
     def action_disable(self):
+        self._bb_check_configure_access()
         self.write({"state": "disabled"})
         return True
 
     def action_reset_to_draft(self):
+        self._bb_check_configure_access()
         self.write({"state": "draft"})
         return True
 
@@ -276,6 +290,7 @@ class BillingProvider(models.Model):
 
     def action_process_events(self):
         """Process this provider's due events now (same work as the cron)."""
+        self.check_access("read")
         counts = self.env["billing.event"].process_pending()
         message = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
         return {
@@ -308,7 +323,13 @@ class BillingProvider(models.Model):
     def action_backfill(self):
         """Button: pull the provider's recent events into the inbox now."""
         self.env["billing.event"]._check_operator_rights()
-        stored = sum(provider._bb_backfill() for provider in self)
+        # before _bb_backfill's sudo: only providers of the user's companies
+        self.check_access("read")
+        try:
+            stored = sum(provider._bb_backfill() for provider in self)
+        except BusinessError as error:
+            raise UserError(f"{error.message}\n{error.suggested_action or ''}".strip()) \
+                from error
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

@@ -8,6 +8,8 @@ class BillingProvider(models.Model):
     _inherit = "billing.provider"
 
     def action_enable(self):
+        # before the accounting defaults are created as superuser
+        self._bb_check_configure_access()
         for provider in self:
             provider._bb_create_accounting_defaults()
         return super().action_enable()
@@ -96,6 +98,8 @@ class BillingProvider(models.Model):
     def action_test_connection(self):
         """Check the API key against the provider's API and say what it can read."""
         self.ensure_one()
+        # before the adapter reads the API key as superuser and sends it
+        self._bb_check_configure_access()
         message = self._bb_test_connection()
         return {
             "type": "ir.actions.client",

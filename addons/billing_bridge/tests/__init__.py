@@ -13,11 +13,12 @@ from . import test_processing
 from . import test_provider_setup
 from . import test_reconciliation
 from . import test_reconciliation_pdf
+from . import test_security_provider_actions
+from . import test_security_public_routes
 from . import test_settlement
 from . import test_signature
 from . import test_subscription
 from . import test_tours
 from . import test_webhook
 from . import test_webhook_fuzz
-from . import test_security_public_routes
 from . import test_webhook_unavailable

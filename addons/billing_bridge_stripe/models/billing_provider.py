@@ -1,8 +1,6 @@
 from datetime import datetime, time, timedelta
 
-import stripe
-
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.billing_bridge.exceptions import BusinessError, WaitForObject
@@ -13,10 +11,12 @@ from ..api import (
     check_access,
     list_events,
     list_payout_transactions,
+    new_client,
+    processing_call,
     retrieve_payout,
     stripe_errors,
 )
-from ..const import DEFAULT_API_BASE, EVENT_TYPE_MAP, NEWEST_SUPPORTED_API_VERSION
+from ..const import DEFAULT_API_BASE, EVENT_TYPE_MAP
 from ..normalizer import balance_transaction_to_canonical, normalize_stripe_event, stripe_envelope
 from ..signature import verify_stripe_signature
 
@@ -38,21 +38,14 @@ class BillingProvider(models.Model):
             key = provider_sudo.api_key or ""
             provider.stripe_test_mode = provider.provider_type == "stripe" and "_test_" in key
 
-    @api.onchange("provider_type")
-    def _onchange_provider_type_stripe(self):
-        if self.provider_type == "stripe" and not self.api_base:
-            self.api_base = DEFAULT_API_BASE
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            if vals.get("provider_type") == "stripe" and not vals.get("api_base"):
-                vals["api_base"] = DEFAULT_API_BASE
-        return super().create(vals_list)
-
     # ------------------------------------------------------------------
     # Adapter hooks
     # ------------------------------------------------------------------
+
+    def _bb_public_api_base(self):
+        if self.provider_type != "stripe":
+            return super()._bb_public_api_base()
+        return DEFAULT_API_BASE
 
     def _bb_signature_header(self):
         if self.provider_type != "stripe":
@@ -89,9 +82,12 @@ class BillingProvider(models.Model):
         if self.provider_type != "stripe":
             return super()._bb_payout_transactions(payout)
         self.ensure_one()
-        client = self._stripe_client()
+        # Called while the inbox holds the batch's rows: short timeouts, no SDK retry.
+        client = self._stripe_client(processing=True)
         ref = payout.external_ref
-        with stripe_errors(f"reading payout {ref}", self.name, self.id):
+        what = f"reading payout {ref}"
+        with processing_call((self.env.cr.dbname, self.id), what), \
+                stripe_errors(what, self.name, self.id):
             stripe_payout = retrieve_payout(client, ref)
             if not stripe_payout.get("automatic"):
                 return ()
@@ -180,12 +176,17 @@ class BillingProvider(models.Model):
             return super()._bb_fetch_events(since)
         self.ensure_one()
         client = self._stripe_client()
-        with stripe_errors("listing recent events", self.name, self.id):
-            events = list_events(client, since)
+        try:
+            with stripe_errors("listing recent events", self.name, self.id):
+                events = list_events(client, since)
+        except StripeUnavailable as error:
+            raise UserError(_("The missed events of %(provider)s could not be read from "
+                              "Stripe: %(error)s Backfill again in a few minutes.",
+                              provider=self.name, error=error)) from error
         return [event for event in events if event.get("type") in EVENT_TYPE_MAP]
 
-    def _stripe_client(self):
-        """Official SDK client bound to this provider's key and API base."""
+    def _stripe_client(self, processing=False):
+        """Official SDK client bound to this provider's key and allowed API base."""
         self.ensure_one()
         # sudo: the API key is needed to call Stripe; it never leaves this method.
         provider_sudo = self.sudo()
@@ -199,10 +200,5 @@ class BillingProvider(models.Model):
                                    "and disputes is enough), then replay."),
                 group_key=f"stripe_api_key:{self.id}",
             )
-        return stripe.StripeClient(
-            provider_sudo.api_key,
-            base_addresses={"api": provider_sudo.api_base or DEFAULT_API_BASE},
-            # the shapes the normalizer reads, whatever the SDK's own default
-            stripe_version=NEWEST_SUPPORTED_API_VERSION,
-            max_network_retries=2,
-        )
+        # checked at every call: a base stored while it was allowed is not used once it is not
+        return new_client(provider_sudo.api_key, self._bb_api_base(), processing=processing)

@@ -32,16 +32,22 @@ pagination, error mapping and network retries are the real ones:
 - lists newest first, as ``{"object": "list", "data": [...], "has_more": ...,
   "url": ...}``; an unknown parameter answers 400 like Stripe;
 - ``fail_next(count, status)`` answers the next requests with a 5xx
-  ``api_error`` (the SDK retries those), and every request is recorded.
+  ``api_error`` (the SDK retries those), ``delay_next(count, seconds)`` answers
+  them late, ``answer_raw(body)`` answers everything with a body that is not
+  Stripe's JSON (a server that is not Stripe), and every request is recorded.
 """
 
+import contextlib
 import copy
 import json
 import re
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+from odoo.tests.common import _super_send
 
 PEER_API_KEY = "sk_test_billing_bridge_peer"
 MAX_LIMIT = 100
@@ -79,6 +85,22 @@ def decode_query(query):
     return params
 
 
+class LoopbackPeerRequests:
+    """Test-case mixin: requests to a loopback peer keep the adapter's own timeouts.
+
+    Odoo's test cases send every ``requests`` call through ``_request_handler``,
+    which compares the timeout to a number (the adapter's is a (connect, read)
+    pair) and raises short ones to 10 s (the tests of timeouts need them short).
+    Requests to loopback go out as the adapter made them; others are still refused.
+    """
+
+    @classmethod
+    def _request_handler(cls, s, r, /, **kw):
+        if urlsplit(r.url).hostname in ("127.0.0.1", "localhost"):
+            return _super_send(s, r, **kw)
+        return super()._request_handler(s, r, **kw)
+
+
 class StripePeer:
     """The server and the account it serves; ``start()`` then point ``api_base`` at ``url``."""
 
@@ -89,6 +111,8 @@ class StripePeer:
         self.events = []
         self.requests = []
         self._failures = []
+        self._delays = []
+        self.raw_answer = None  # (status, bytes) answered to every request, if set
         self._lock = threading.Lock()
         self._server = None
         self._thread = None
@@ -119,9 +143,18 @@ class StripePeer:
     def add_events(self, *events):
         self.events.extend(copy.deepcopy(event) for event in events)
 
-    def fail_next(self, count=1, status=500):
+    def fail_next(self, count=1, status=500, message="An unknown error occurred"):
         with self._lock:
-            self._failures.extend([status] * count)
+            self._failures.extend([(status, message)] * count)
+
+    def delay_next(self, count, seconds):
+        """Answer the next ``count`` requests ``seconds`` late."""
+        with self._lock:
+            self._delays.extend([seconds] * count)
+
+    def answer_raw(self, body, status=200):
+        """Answer every request with ``body`` (bytes), as a server that is not Stripe."""
+        self.raw_answer = (status, body)
 
     # -- serving ---------------------------------------------------------------
 
@@ -162,21 +195,30 @@ class StripePeer:
             self.requests.append({"path": split.path, "params": params,
                                   "headers": dict(handler.headers.items())})
             failure = self._failures.pop(0) if self._failures else None
+            delay = self._delays.pop(0) if self._delays else 0
+        time.sleep(delay)
+        if self.raw_answer:
+            self._send(handler, *self.raw_answer, content_type="text/html")
+            return
         try:
             if failure:
-                raise StripeApiError(failure, {
-                    "message": "An unknown error occurred", "type": "api_error"})
+                raise StripeApiError(failure[0], {"message": failure[1], "type": "api_error"})
             self._authenticate(handler.headers.get("Authorization", ""), split.path)
             status, body = 200, self._route(split.path, params)
         except StripeApiError as error:
             status, body = error.status, {"error": error.error}
-        payload = json.dumps(body, indent=2).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.send_header("Request-Id", f"req_{uuid.uuid4().hex[:14]}")
-        handler.end_headers()
-        handler.wfile.write(payload)
+        self._send(handler, status, json.dumps(body, indent=2).encode())
+
+    @staticmethod
+    def _send(handler, status, payload, content_type="application/json"):
+        # the client may have given up waiting (a timeout under test)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            handler.send_response(status)
+            handler.send_header("Content-Type", content_type)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.send_header("Request-Id", f"req_{uuid.uuid4().hex[:14]}")
+            handler.end_headers()
+            handler.wfile.write(payload)
 
     def _authenticate(self, authorization, path):
         scheme, _sep, key = authorization.partition(" ")

@@ -15,6 +15,7 @@ from odoo.tests import HttpCase, TransactionCase, tagged
 
 from odoo.addons.billing_bridge.canonical import Payout
 from odoo.addons.billing_bridge.exceptions import BusinessError, WaitForObject
+from odoo.addons.billing_bridge_stripe import api
 from odoo.addons.billing_bridge_stripe.api import StripeUnavailable
 
 from .common import (
@@ -36,7 +37,7 @@ from .common import (
     stripe_payout,
     stripe_signed,
 )
-from .stripe_peer import PEER_API_KEY, StripePeer
+from .stripe_peer import PEER_API_KEY, LoopbackPeerRequests, StripePeer
 
 
 def canonical_payout(ref="po_1", amount="100.00"):
@@ -44,16 +45,19 @@ def canonical_payout(ref="po_1", amount="100.00"):
                   arrival_at=fields.Datetime.now())
 
 
-class StripePeerSetup(StripeSetup):
+class StripePeerSetup(LoopbackPeerRequests, StripeSetup):
     @classmethod
     def setup_peer(cls):
         cls.peer = StripePeer().start()
         cls.addClassCleanup(cls.peer.stop)
         cls.setup_stripe()
+        # contract: how tests reach a local peer (a system administrator's parameter)
+        cls.env["ir.config_parameter"].set_param("billing_bridge.allow_custom_api_base", "1")
         cls.provider.write({"api_key": PEER_API_KEY, "api_base": cls.peer.url})
 
     def setUp(self):
         super().setUp()
+        api._unanswered_until.clear()  # each test starts with a Stripe that answered
         self.peer.objects.clear()
         self.peer.transactions.clear()
         self.peer.events.clear()
@@ -125,21 +129,30 @@ class TestStripePayoutTransactions(StripePeerSetup, TransactionCase):
                          [None, "txn_151", "txn_051"])
         self.assertEqual({page["params"]["limit"] for page in pages}, {"100"})
 
-    def test_a_500_is_retried_by_the_sdk(self):
+    def test_a_500_while_processing_is_left_to_the_inbox(self):
+        # Called while the inbox holds the batch's rows: no SDK retry, the inbox
+        # retries the event with backoff (the SDK's retries serve the other calls).
         self.add_payout()
         self.peer.fail_next(1, status=500)
+        with self.assertRaises(StripeUnavailable):
+            self.provider._bb_payout_transactions(canonical_payout())
+        self.assertEqual(len(self.requests_to("/v1/payouts/po_1")), 1)
+        api._unanswered_until.clear()  # the cool-down is over
         transactions = self.provider._bb_payout_transactions(canonical_payout())
         self.assertEqual(len(transactions), 6)
-        self.assertEqual(len(self.requests_to("/v1/payouts/po_1")), 2)
 
     def test_stripe_down_is_a_technical_error(self):
         self.add_payout()
-        self.peer.fail_next(3, status=503)  # the first call and the SDK's two retries
+        self.peer.fail_next(1, status=503)
         with self.assertRaises(StripeUnavailable) as caught:
             self.provider._bb_payout_transactions(canonical_payout())
         self.assertNotIsInstance(caught.exception, BusinessError)
         self.assertIn("HTTP 503", str(caught.exception))
-        self.assertEqual(len(self.peer.requests), 3)
+        self.assertEqual(len(self.peer.requests), 1)
+        # the next payouts of the batch do not call a Stripe that just failed
+        with self.assertRaises(StripeUnavailable):
+            self.provider._bb_payout_transactions(canonical_payout("po_2"))
+        self.assertEqual(len(self.peer.requests), 1)
 
     def test_unreachable_stripe_is_a_technical_error(self):
         with closing(socket.socket()) as sock:
@@ -407,6 +420,14 @@ class TestStripeFetchEvents(StripePeerSetup, TransactionCase):
         [request] = self.requests_to("/v1/events")
         self.assertEqual(request["params"], {
             "created": {"gte": str(int(since.timestamp()))}, "limit": "100"})
+
+    def test_a_500_is_retried_by_the_sdk(self):
+        now = fields.Datetime.now()
+        events, _transactions = recent_events(now)
+        self.peer.add_events(*events)
+        self.peer.fail_next(1, status=500)
+        self.assertEqual(len(self.provider._bb_fetch_events(now - timedelta(days=1))), 4)
+        self.assertEqual(len(self.requests_to("/v1/events")), 2)
 
     def test_events_across_pages(self):
         start = int(time.time()) - 86400

@@ -35,7 +35,7 @@ from .common import (
     stripe_signed,
     stripe_tax_rate,
 )
-from .stripe_peer import PEER_API_KEY, StripePeer
+from .stripe_peer import PEER_API_KEY, LoopbackPeerRequests, StripePeer
 
 DAY = 86400
 OPENED = PERIOD_START + 4 * DAY  # 2025-11-05
@@ -118,7 +118,7 @@ def month():
 
 
 @tagged("post_install", "-at_install")
-class TestStripeSettlement(StripeSetup, HttpCase):
+class TestStripeSettlement(LoopbackPeerRequests, StripeSetup, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -142,6 +142,7 @@ class TestStripeSettlement(StripeSetup, HttpCase):
         cls.outstanding = cls.bank.inbound_payment_method_line_ids.payment_account_id[:1] \
             or env["account.chart.template"].with_company(company).ref(
                 "account_journal_payment_debit_account_id")
+        env["ir.config_parameter"].set_param("billing_bridge.allow_custom_api_base", "1")
         cls.provider.write({
             "api_key": PEER_API_KEY, "api_base": cls.peer.url,
             "clearing_journal_id": cls.clearing.id, "bank_journal_id": cls.bank.id,
