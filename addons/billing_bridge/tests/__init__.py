@@ -7,6 +7,7 @@ from . import test_webhook
 from . import test_ledger
 from . import test_mapping
 from . import test_exception_queue
+from . import test_security_forged_records
 from . import test_settlement
 from . import test_reconciliation
 from . import test_posting
