@@ -20,6 +20,7 @@ from . import billing_provider_setup
 from . import billing_provider_api_base
 from . import billing_provider_demo
 from . import billing_event_report
+from . import billing_workflow_fields
 from . import account_journal
 from . import account_move
 from . import account_move_settlement

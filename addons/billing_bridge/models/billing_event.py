@@ -274,7 +274,7 @@ class BillingEvent(models.Model):
         processed events by resulting state.
         """
         self._check_operator_rights()
-        counts, _remaining = self._process_due(batch_size, time_budget)
+        counts, _remaining = self._without_caller_flags()._process_due(batch_size, time_budget)
         return dict(counts)
 
     @api.model
@@ -287,10 +287,11 @@ class BillingEvent(models.Model):
 
     def action_process_now(self):
         """Button: process the selected due events immediately."""
-        self._check_operator_rights()
+        self._check_operator_access()
         events = self.filtered(lambda e: e.state in CLAIMABLE_STATES)
+        # sudo: operator access to these events was checked above.
         events.sudo().write({"next_attempt_at": False})
-        return events._process_selected()
+        return events._without_caller_flags()._process_selected()
 
     def action_replay(self):
         """Put events back to ``received`` and process them again.
@@ -298,7 +299,12 @@ class BillingEvent(models.Model):
         Handlers are idempotent (one Odoo record per provider object), so a
         replay never duplicates a ledger effect.
         """
-        self._check_operator_rights()
+        self._check_operator_access()
+        return self._replay()
+
+    def _replay(self, accept_difference=False):
+        """Replay (callers check access first); ``accept_difference``: an approver accepted,
+        from the exception, the difference within tolerance that these events showed."""
         purged = self.filtered("payload_purged")
         if purged:
             raise UserError(
@@ -308,15 +314,16 @@ class BillingEvent(models.Model):
                     ", ".join(purged.mapped("external_id")),
                 )
             )
-        # sudo: operator rights were checked above; processing is a system job.
+        # sudo: the callers checked operator access; processing is a system job.
         events = self.sudo()
         events._transition("received", attempts=0, next_attempt_at=False, last_error=False,
                            waiting_for_ref=False)
-        return self._process_selected()
+        return self._without_caller_flags(
+            accepted_ids=self.ids if accept_difference else ())._process_selected()
 
     def action_ignore(self):
-        self._check_operator_rights()
-        # sudo: operator rights were checked above.
+        self._check_operator_access()
+        # sudo: operator access to these events was checked above.
         events = self.sudo()
         events._transition(
             "ignored",
@@ -348,6 +355,20 @@ class BillingEvent(models.Model):
         raise AccessError(
             _("Only Billing Bridge approvers and administrators can process or replay events.")
         )
+
+    def _check_operator_access(self):
+        """Buttons on events: the caller operates the inbox and may see these events
+        (record rules: their companies). Checked before the buttons work as superuser."""
+        self._check_operator_rights()
+        self.check_access("read")
+
+    def _without_caller_flags(self, accepted_ids=()):
+        """This recordset with the workflow's own context keys set by the workflow only.
+
+        A caller may send any context over RPC: a difference is booked to the write-off
+        account only for the events whose exception an approver accepted (``_replay``).
+        """
+        return self.with_context(billing_accept_difference_event_ids=list(accepted_ids))
 
     # ------------------------------------------------------------------
     # Process: claiming and batches

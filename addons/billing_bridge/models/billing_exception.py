@@ -54,15 +54,18 @@ class BillingException(models.Model):
     }
 
     name = fields.Char(compute="_compute_name", store=True)
-    exception_type = fields.Selection(EXCEPTION_TYPES, required=True, index=True, tracking=True)
+    exception_type = fields.Selection(EXCEPTION_TYPES, required=True, index=True, tracking=True,
+                                      readonly=True)
     state = fields.Selection(
-        EXCEPTION_STATES, default="open", required=True, index=True, tracking=True
+        EXCEPTION_STATES, default="open", required=True, index=True, tracking=True,
+        readonly=True,
     )
     state_sequence = fields.Integer(compute="_compute_state_sequence", store=True)
     event_id = fields.Many2one("billing.event", index=True, ondelete="set null", readonly=True)
     provider_id = fields.Many2one("billing.provider", index=True, readonly=True)
     company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
+        "res.company", required=True, index=True, readonly=True,
+        default=lambda self: self.env.company,
     )
     res_model = fields.Char(string="Record Model", readonly=True)
     res_id = fields.Many2oneReference(model_field="res_model", string="Record ID", readonly=True)
@@ -277,12 +280,43 @@ class BillingException(models.Model):
         if not self.env.user.has_group("billing_bridge.group_billing_approver"):
             raise UserError(_("Only Billing Bridge approvers can approve or reject exceptions."))
 
+    def _check_decider(self):
+        """An approver who may change these exceptions (record rules: their companies).
+
+        Every action that then works as superuser calls this first.
+        """
+        self._check_approver()
+        self.check_access("write")
+
     def _record(self):
         self.ensure_one()
-        if not (self.res_model and self.res_id):
+        if not (self.res_model and self.res_id) or self.res_model not in self.env:
             return None
         # sudo: four-eyes reads who made the record, whoever may read it.
         return self.env[self.res_model].sudo().browse(self.res_id).exists()
+
+    def _check_own_records(self):
+        """A decision posts or cancels only a draft of the exception's provider and company.
+
+        Decisions reach the draft as superuser (``_record``): a link to any other entry
+        would post or cancel it. Users cannot write the link (``_check_workflow_fields``);
+        this is defence in depth against a link forged by other means.
+        """
+        for exception in self.filtered(lambda e: e.exception_type == "approval_required"):
+            record = exception._record()
+            if not record:
+                continue
+            if (record._name != "account.move"
+                    or record.billing_provider_id != exception.provider_id
+                    or record.company_id != exception.company_id):
+                raise UserError(_(
+                    "%(exception)s refers to %(record)s, which is not a draft of "
+                    "%(provider)s in %(company)s: Billing Bridge posts or cancels only its own "
+                    "drafts. Resolve this exception, and post or cancel that record from "
+                    "Accounting if it needs it.",
+                    exception=exception.display_name, record=record.display_name,
+                    provider=exception.provider_id.display_name or "-",
+                    company=exception.company_id.display_name))
 
     def _check_four_eyes(self):
         """Whoever created or last changed a record does not approve it."""
@@ -296,18 +330,25 @@ class BillingException(models.Model):
                     "it (four-eyes principle).", record=record.display_name))
 
     def action_approve(self):
-        self._check_approver()
+        self._check_decider()
         self._check_four_eyes()
-        self._transition("approved", approved_by_id=self.env.user.id,
-                         approved_at=fields.Datetime.now())
-        self._after_decision("approved")
+        self._check_own_records()
+        # sudo: the caller's right to decide on these exceptions was checked above; the
+        # decision's fields belong to the workflow, and posting needs rights they may lack.
+        decided = self.sudo()
+        decided._transition("approved", approved_by_id=self.env.user.id,
+                            approved_at=fields.Datetime.now())
+        decided._after_decision("approved")
 
     def action_reject(self):
-        self._check_approver()
+        self._check_decider()
         if self.filtered(lambda e: not e.resolution_note):
             raise UserError(_("Write a resolution note saying why before rejecting."))
-        self._transition("rejected")
-        self._after_decision("rejected")
+        self._check_own_records()
+        # sudo: checked above, as for approving.
+        decided = self.sudo()
+        decided._transition("rejected")
+        decided._after_decision("rejected")
 
     def _after_decision(self, decision):
         """Carry a decision over: post or cancel the draft, or set the event aside."""
@@ -325,8 +366,11 @@ class BillingException(models.Model):
                     "ignored", result_note=_("Rejected: %s", exception.resolution_note))
 
     def action_reopen(self):
-        self._transition("open", approved_by_id=False, approved_at=False)
-        self._route()
+        self._check_decider()
+        # sudo: checked above; reopening clears the decision, whose fields are the workflow's.
+        reopened = self.sudo()
+        reopened._transition("open", approved_by_id=False, approved_at=False)
+        reopened._route()
 
     # ------------------------------------------------------------------
     # Resolution actions, offered by type on the exception form
@@ -341,6 +385,7 @@ class BillingException(models.Model):
 
     def action_replay_event(self):
         """Replay the events behind these exceptions and their siblings (cause fixed)."""
+        self._check_decider()
         events = self._siblings().event_id
         if not events:
             raise UserError(_("No event to replay for these exceptions."))
@@ -396,7 +441,7 @@ class BillingException(models.Model):
 
     def action_accept_difference(self):
         """Book an amount difference within tolerance to the write-off account."""
-        self._check_approver()
+        self._check_decider()
         for exception in self:
             provider = exception.provider_id
             if exception.exception_type != "amount_mismatch" or not exception.event_id:
@@ -410,8 +455,7 @@ class BillingException(models.Model):
                     "%(provider)s: correct the mapping instead.",
                     amount=exception.amount, tolerance=provider.amount_tolerance,
                     provider=provider.name))
-        self.event_id.with_context(
-            billing_accept_difference_event_ids=self.event_id.ids).action_replay()
+        self.event_id._replay(accept_difference=True)
         for exception in self:
             exception.resolution_note = _(
                 "Difference of %(amount)s accepted by %(user)s and booked to %(account)s.",

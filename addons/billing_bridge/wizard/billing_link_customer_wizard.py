@@ -16,6 +16,11 @@ class BillingLinkCustomerWizard(models.TransientModel):
 
     def action_link(self):
         self.ensure_one()
+        exception = self.exception_id
+        exception._check_decider()
+        if exception.exception_type != "duplicate_customer" or exception.state != "open":
+            raise UserError(_("Only an open duplicate customer exception is resolved by "
+                              "linking the customer to a partner."))
         if not self.external_ref:
             raise UserError(_("This exception names no external customer."))
         links = self.env["billing.partner.ref"]
