@@ -14,6 +14,7 @@ from . import billing_provider_dunning
 from . import billing_webhook_refusal
 from . import billing_balance_transaction
 from . import billing_reconciliation_run
+from . import billing_reconciliation_guard
 from . import billing_provider_health
 from . import billing_provider_setup
 from . import billing_provider_demo

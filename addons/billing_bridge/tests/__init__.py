@@ -9,6 +9,7 @@ from . import test_mapping
 from . import test_exception_queue
 from . import test_settlement
 from . import test_reconciliation
+from . import test_security_reconciliation
 from . import test_posting
 from . import test_subscription
 from . import test_dunning
