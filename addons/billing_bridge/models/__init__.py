@@ -6,6 +6,7 @@ from . import billing_exception
 from . import billing_partner_ref
 from . import billing_mapping_rule
 from . import billing_subscription
+from . import billing_subscription_guard
 from . import billing_mrr_change
 from . import billing_mrr_movement
 from . import billing_mrr_snapshot
