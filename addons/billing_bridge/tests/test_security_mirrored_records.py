@@ -1,8 +1,9 @@
-"""Records the suite mirrors or derives cannot be rewritten by users over RPC.
+"""Records the suite mirrors, derives or books cannot be rewritten by users over RPC.
 
 A subscription mirrors the billing platform (the system of record); MRR snapshots,
-their lines and movements are derived from the subscriptions' history. Users discuss
-them and run the actions meant for them, and the figures change only through those.
+their lines and movements are derived from the subscriptions' history; invoices and
+payments carry the key of the provider object they book. Users discuss them and run the
+actions meant for them, and these values change only through those.
 """
 
 from datetime import date
@@ -12,7 +13,7 @@ from freezegun import freeze_time
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
-from .common import BillingLedgerCase, subscription_event
+from .common import BillingLedgerCase, invoice_event, payment_event, subscription_event
 
 
 @tagged("post_install", "-at_install")
@@ -24,6 +25,9 @@ class TestMirroredRecordsCannotBeForged(BillingLedgerCase):
                                      groups="billing_bridge.group_billing_approver")
         cls.billing_admin = new_test_user(cls.env, "bb_mirror_admin",
                                           groups="billing_bridge.group_billing_admin")
+        cls.accountant = new_test_user(
+            cls.env, "bb_mirror_accountant",
+            groups="billing_bridge.group_billing_approver,account.group_account_invoice")
         with freeze_time("2026-11-01 08:30:00"):
             cls.ingest(subscription_event("evt_sub"))
             cls.process()
@@ -91,3 +95,29 @@ class TestMirroredRecordsCannotBeForged(BillingLedgerCase):
         with freeze_time("2026-12-10"), self.assertRaises(AccessError):
             wizard.with_user(self.approver).action_rebuild()
         self.assertTrue(theirs.exists())
+
+    def test_accountant_cannot_forge_or_move_a_booking_key(self):
+        self.deliver_all(invoice_event("evt_inv_1", "in_1"),
+                         payment_event("evt_pay_1", "pi_1", "in_1"))
+        invoice, payment = self.move("in_1"), self.payment("pi_1")
+        self.assertEqual(invoice.state, "posted")
+        Move = self.env["account.move"].with_user(self.accountant)
+        for values in ({"billing_external_ref": "in_2"}, {"billing_provider_id": False},
+                       {"billing_event_id": False}, {"billing_subscription_id": False}):
+            with self.subTest(values=values), self.assertRaises(UserError):
+                invoice.with_user(self.accountant).write(values)
+        with self.assertRaises(UserError):
+            payment.with_user(self.accountant).write({"billing_external_ref": "pi_2"})
+        # Pre-empting an invoice the platform has not sent yet.
+        with self.assertRaises(UserError):
+            Move.create({"move_type": "out_invoice", "partner_id": self.customer.id,
+                         "billing_provider_id": self.provider.id,
+                         "billing_external_ref": "in_9"})
+        self.assertEqual((invoice.billing_external_ref, payment.billing_external_ref),
+                         ("in_1", "pi_1"))
+        # The accountant still works on the documents, and the bridge still books.
+        invoice.with_user(self.accountant).write({"narration": "Checked"})
+        Move.create({"move_type": "out_invoice", "partner_id": self.customer.id,
+                     "billing_provider_id": False})
+        self.deliver_all(invoice_event("evt_inv_9", "in_9"))
+        self.assertEqual(self.move("in_9").billing_event_id.external_id, "evt_inv_9")
