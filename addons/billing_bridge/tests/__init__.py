@@ -11,6 +11,7 @@ from . import test_settlement
 from . import test_reconciliation
 from . import test_security_reconciliation
 from . import test_security_mirrored_records
+from . import test_security_wizards
 from . import test_posting
 from . import test_subscription
 from . import test_dunning

@@ -16,6 +16,9 @@ class BillingLinkCustomerWizard(models.TransientModel):
 
     def action_link(self):
         self.ensure_one()
+        # The exception is set over RPC like any field, and the related fields below read
+        # it as superuser: it must be one the caller may see (their companies).
+        self.exception_id.check_access("read")
         if not self.external_ref:
             raise UserError(_("This exception names no external customer."))
         links = self.env["billing.partner.ref"]
