@@ -198,8 +198,10 @@ class TestReconciliationRunCannotBeForged(BillingLedgerCase):
                 attack()
         self.assertEqual((run.state, run.line_ids, run.total_ids), ("approved", line, total))
         self.assertAlmostEqual(line.ledger_amount, 119.0)
-        # Its chatter stays open: people still discuss an approved run.
+        # Its chatter stays open and it can still be exported: people still discuss and
+        # audit an approved run.
         run.with_user(self.reviewer).message_post(body="Checked by the auditors.")
+        self.assertTrue(self.export(run, self.finance_user))
 
     # ------------------------------------------------------------------
     # Roles and companies
