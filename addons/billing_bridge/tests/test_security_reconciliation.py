@@ -225,6 +225,12 @@ class TestReconciliationRunCannotBeForged(BillingLedgerCase):
             "company_id": other_company.id, "webhook_secret": "x", "state": "enabled"})
         with self.assertRaises(AccessError):
             self.new_run(self.controller, other_provider)
+        # Nor by moving a draft of one's own company to their provider.
+        draft = self.new_run()
+        with self.assertRaises(AccessError):
+            draft.with_user(self.controller).write({"provider_id": other_provider.id})
+            draft.with_user(self.controller).action_compute()
+        self.assertEqual(draft.state, "draft")
         theirs = self.env["billing.reconciliation.run"].create({
             "provider_id": other_provider.id, "date_from": date(2026, 11, 1),
             "date_to": date(2026, 11, 30)})
