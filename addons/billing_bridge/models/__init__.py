@@ -6,6 +6,7 @@ from . import billing_exception
 from . import billing_partner_ref
 from . import billing_mapping_rule
 from . import billing_subscription
+from . import billing_subscription_guard
 from . import billing_mrr_change
 from . import billing_mrr_movement
 from . import billing_mrr_snapshot
@@ -14,6 +15,7 @@ from . import billing_provider_dunning
 from . import billing_webhook_refusal
 from . import billing_balance_transaction
 from . import billing_reconciliation_run
+from . import billing_reconciliation_guard
 from . import billing_provider_health
 from . import billing_provider_secret
 from . import billing_provider_setup

@@ -38,6 +38,11 @@ class AccountMove(models.Model):
     billing_period_start = fields.Date(readonly=True, copy=False)
     billing_period_end = fields.Date(readonly=True, copy=False)
 
+    _bb_booked_fields = frozenset({
+        "billing_provider_id", "billing_external_ref", "billing_event_id",
+        "billing_subscription_ref", "billing_subscription_id", "billing_refund_ref",
+        "billing_from_refund", "billing_period_start", "billing_period_end"})
+
     def init(self):
         result = super().init()
         self._bb_create_ref_index()

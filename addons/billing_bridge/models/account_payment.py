@@ -16,6 +16,8 @@ class AccountPayment(models.Model):
         string="Settled Document",
         help="Invoice this payment pays, or credit note this refund pays out.",
     )
+    _bb_booked_fields = frozenset({"billing_provider_id", "billing_external_ref",
+                                   "billing_event_id", "billing_move_id"})
 
     def init(self):
         result = super().init()

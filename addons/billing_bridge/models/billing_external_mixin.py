@@ -1,4 +1,5 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..exceptions import BusinessError, WaitForObject
@@ -17,6 +18,35 @@ class BillingExternalMixin(models.AbstractModel):
                                        index="btree_not_null")
     billing_event_id = fields.Many2one("billing.event", readonly=True, copy=False,
                                        index="btree_not_null")
+
+    # Fields that say which provider object a record books. The bridge sets them while it
+    # processes events, as superuser; a user who sets them could pre-empt a provider object
+    # (its real document would then never be booked) or unlink a booked one (a replay would
+    # book it twice). ``self.env.su`` is trusted, never a context key (any RPC caller can
+    # send one).
+    _bb_booked_fields = frozenset({"billing_provider_id", "billing_external_ref",
+                                   "billing_event_id"})
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            for vals in vals_list:
+                self._bb_check_booked_fields({name for name, value in vals.items() if value})
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not self.env.su:
+            self._bb_check_booked_fields(vals)
+        return super().write(vals)
+
+    def _bb_check_booked_fields(self, names):
+        forged = self._bb_booked_fields.intersection(names)
+        if forged:
+            raise UserError(_(
+                "%(fields)s of %(model)s are set by Billing Bridge when it books the billing "
+                "platform's objects; they cannot be set by hand.",
+                fields=", ".join(sorted(self._fields[name].string for name in forged)),
+                model=self._description))
 
     def _bb_create_ref_index(self):
         """Unique (provider, external id); called by each model's own init().

@@ -7,7 +7,7 @@ import xlsxwriter
 from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, sql
 
 _logger = logging.getLogger(__name__)
@@ -36,6 +36,10 @@ DIFFERENCES = [status for status, _label in LINE_STATUSES if status != "matched"
 # Amounts closer than this are equal (the smallest minor unit handled is 0.001).
 EPSILON = 0.0005
 XLSX_CHUNK = 5000
+# Text from the billing platform stays text: "=HYPERLINK(...)" is not a formula, an
+# address is not a link, digits are not a number.
+XLSX_OPTIONS = {"constant_memory": True, "in_memory": True, "strings_to_formulas": False,
+                "strings_to_urls": False, "strings_to_numbers": False}
 
 
 class BillingReconciliationRun(models.Model):
@@ -122,6 +126,7 @@ class BillingReconciliationRun(models.Model):
 
     def action_view_exceptions(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "billing_bridge.billing_exception_action")
         action["domain"] = [("group_key", "=", self._exception_group_key())]
@@ -138,6 +143,10 @@ class BillingReconciliationRun(models.Model):
     def action_compute(self):
         """(Re)compute lines, totals and exceptions; an approved run is frozen."""
         self.env["billing.event"]._check_operator_rights()
+        # The compute writes the run's workflow fields and reads the provider's records
+        # as superuser: first make sure the caller may change these very runs (their
+        # company included).
+        self.check_access("write")
         for run in self:
             if run.state == "approved":
                 raise UserError(_("%s is approved: it cannot be computed again.", run.name))
@@ -262,7 +271,9 @@ class BillingReconciliationRun(models.Model):
     def action_approve(self):
         """Freeze the run once its differences are explained (four-eyes)."""
         if not self.env.user.has_group("billing_bridge.group_billing_approver"):
-            raise UserError(_("Only Billing Bridge approvers can approve reconciliation runs."))
+            raise AccessError(_("Only Billing Bridge approvers can approve reconciliation "
+                                "runs."))
+        self.check_access("write")
         for run in self:
             if run.state != "done":
                 raise UserError(_("Compute %s before approving it.", run.name))
@@ -275,8 +286,10 @@ class BillingReconciliationRun(models.Model):
                 raise UserError(_(
                     "%(count)s differences of %(run)s are not explained yet: resolve or "
                     "approve their exceptions first.", count=unexplained, run=run.name))
-        self._transition("approved", approved_by_id=self.env.user.id,
-                         approved_at=fields.Datetime.now())
+        # sudo: the workflow alone writes the approval (see billing_reconciliation_guard);
+        # the caller's group, access to these runs and the four-eyes rule are checked above.
+        self.sudo()._transition("approved", approved_by_id=self.env.user.id,
+                                approved_at=fields.Datetime.now())
         return True
 
     @api.model
@@ -313,12 +326,16 @@ class BillingReconciliationRun(models.Model):
     def action_export_xlsx(self):
         """Lines and totals as an XLSX workbook (rows streamed, constant memory)."""
         self.ensure_one()
+        self.check_access("read")
         buffer = io.BytesIO()
-        workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True})
+        workbook = xlsxwriter.Workbook(buffer, XLSX_OPTIONS)
         self._xlsx_totals(workbook)
         self._xlsx_lines(workbook)
         workbook.close()
-        attachment = self.env["ir.attachment"].create({
+        # sudo: whoever may read the run may export it (an attachment on a record asks
+        # for write access to it, which finance users do not have); read access was
+        # checked above, and the download checks it again.
+        attachment = self.env["ir.attachment"].sudo().create({
             "name": f"{self.name}.xlsx",
             "datas": base64.b64encode(buffer.getvalue()),
             "res_model": self._name,
@@ -346,6 +363,7 @@ class BillingReconciliationRun(models.Model):
         sheet.write_row(0, 0, [_("Kind"), _("Reference"), _("Status"), _("Currency"),
                                _("Billing platform"), _("Ledger"), _("Difference"),
                                _("Journal entry")], bold)
+        self.env["billing.reconciliation.line"].flush_model()
         self.env.cr.execute(SQL(
             """
             SELECT l.kind, l.external_ref, l.status, c.name, l.provider_amount,

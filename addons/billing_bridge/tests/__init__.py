@@ -14,8 +14,11 @@ from . import test_provider_setup
 from . import test_reconciliation
 from . import test_reconciliation_pdf
 from . import test_security_forged_records
+from . import test_security_mirrored_records
 from . import test_security_provider_actions
 from . import test_security_public_routes
+from . import test_security_reconciliation
+from . import test_security_wizards
 from . import test_settlement
 from . import test_signature
 from . import test_subscription

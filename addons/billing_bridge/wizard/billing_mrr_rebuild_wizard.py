@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..models.billing_mrr_snapshot import month_start
 
@@ -26,6 +26,9 @@ class BillingMrrRebuildWizard(models.TransientModel):
     def action_rebuild(self):
         self.ensure_one()
         company = self.company_id
+        if company not in self.env.companies:
+            raise AccessError(_("You can only rebuild the MRR history of a company you work "
+                                "in: switch to it in the company selector first."))
         today = fields.Date.context_today(self)
         if self.date_from > today:
             raise UserError(_("Pick a month up to the current one: future months have no "
@@ -38,7 +41,10 @@ class BillingMrrRebuildWizard(models.TransientModel):
         if not first:
             raise UserError(_("%s has no subscriptions yet: there is no MRR to report.",
                               company.name))
-        Snapshot.with_company(company)._rebuild(company, max(month_start(self.date_from),
-                                                             first))
+        # sudo: snapshots, their lines and movements are derived data that no group may
+        # write; the caller's rights were checked by this wizard's access rights (approvers)
+        # and its company above.
+        Snapshot.sudo().with_company(company)._rebuild(
+            company, max(month_start(self.date_from), first))
         return self.env["ir.actions.act_window"]._for_xml_id(
             "billing_bridge.billing_mrr_snapshot_action")
