@@ -12,3 +12,4 @@ from . import test_stripe_api
 from . import test_stripe_settlement
 from . import test_demo
 from . import test_demo_screens
+from . import test_security_demo_secrets
