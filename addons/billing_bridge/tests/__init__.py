@@ -19,3 +19,5 @@ from . import test_webhook_fuzz
 from . import test_webhook_unavailable
 from . import test_tours
 from . import test_demo
+from . import test_security_demo_secrets
+from . import test_security_finance_user_ledger
