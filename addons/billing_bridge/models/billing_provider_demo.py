@@ -1,3 +1,4 @@
+import secrets
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -30,6 +31,21 @@ class BillingProvider(models.Model):
     """Demo data of the core: the demo CRM's recent traffic through the generic API."""
 
     _inherit = "billing.provider"
+
+    @api.model
+    def _bb_demo_set_webhook_secret(self, provider_xmlid, prefix=""):
+        """Give a demo provider a random webhook secret of its own and enable it.
+
+        Called by the demo data only (``demo/billing_demo.xml`` of each addon), when it is
+        installed: the repository never publishes a secret that would verify deliveries to a
+        demo database. A provider that already has a secret is left as it is.
+        """
+        provider = self.env.ref(provider_xmlid)
+        if provider.webhook_secret:  # demo data is loaded as the superuser
+            return
+        provider.webhook_secret = prefix + secrets.token_urlsafe(32)
+        if provider.state == "draft":
+            provider.action_enable()
 
     @api.model
     def _bb_load_demo_crm_history(self, provider_xmlid):
