@@ -7,6 +7,7 @@ from . import test_normalizer_subscription
 from . import test_normalizer_payout_dispute
 from . import test_balance_transaction
 from . import test_stripe_webhook
+from . import test_security_customer_linking
 from . import test_stripe_lifecycle
 from . import test_stripe_api
 from . import test_stripe_settlement
