@@ -1,7 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 from odoo.osv import expression
-from odoo.tools import email_normalize
+from odoo.tools import SQL, email_normalize
+from odoo.tools.sql import column_exists
 
 from ..exceptions import BusinessError
 
@@ -58,6 +59,33 @@ class BillingPartnerRef(models.Model):
             "This external customer is already linked to a partner for this provider.",
         ),
     ]
+
+    def _auto_init(self):
+        new_column = not column_exists(self.env.cr, self._table, "partner_created_by_bridge")
+        result = super()._auto_init()
+        if new_column:
+            self._init_partner_created_by_bridge()
+        return result
+
+    def _init_partner_created_by_bridge(self):
+        """Flag the links of a database made before the flag existed.
+
+        Processing creates a partner and its link in the same transaction, by the same
+        user: the first link of a partner created with the same timestamp and user is
+        the one the bridge created it for. Every other existing link keeps False: its
+        partner is left as it is.
+        """
+        self.env.cr.execute(SQL(
+            """
+            UPDATE billing_partner_ref link
+               SET partner_created_by_bridge = TRUE
+              FROM res_partner partner
+             WHERE partner.id = link.partner_id
+               AND partner.create_date = link.create_date
+               AND partner.create_uid = link.create_uid
+               AND link.id = (SELECT MIN(first.id) FROM billing_partner_ref first
+                               WHERE first.partner_id = link.partner_id)
+            """))
 
     # ------------------------------------------------------------------
     # Workflow fields

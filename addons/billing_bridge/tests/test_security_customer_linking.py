@@ -252,3 +252,27 @@ class TestCustomerLinkingTrust(BillingBridgeCase):
         self.assertEqual(self.employee.email, "employee@example.com")
         self.assertEqual(self.employee.partner_id.name, "Erin Employee")
         self.assertEqual(link.provider_name, "Erin (billing)")
+
+    def test_links_of_an_existing_database_are_flagged_by_how_the_partner_was_made(self):
+        """On upgrade, only the first link made with its partner in one transaction counts
+        as the bridge's; partners made in Odoo before their link stay untouched."""
+        other = self.env["billing.provider"].create({
+            "name": "Second CRM", "provider_type": "generic", "webhook_secret": GENERIC_SECRET,
+            "state": "enabled"})
+        self.attack("evt_u1", object_ref="cus_U", name="Uma", email="uma@example.com")
+        self.ingest(generic_event("crm_u", object_ref="contact_uma", email="uma@example.com"),
+                    other)
+        self.process()
+        by_hand = self.env["res.partner"].create({"name": "Victor"})
+        self.Link.create({"provider_id": self.provider.id, "external_ref": "cus_V",
+                          "partner_id": by_hand.id})
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE res_partner SET create_date = create_date - interval '1 day'"
+                            " WHERE id = %s", [by_hand.id])
+        self.env.cr.execute("UPDATE billing_partner_ref SET partner_created_by_bridge = FALSE")
+        self.Link._init_partner_created_by_bridge()
+        self.env.invalidate_all()
+        self.assertTrue(self.link("cus_U").partner_created_by_bridge)
+        self.assertFalse(self.link("contact_uma", other).partner_created_by_bridge)
+        self.assertEqual(self.link("contact_uma", other).partner_id, self.link("cus_U").partner_id)
+        self.assertFalse(self.link("cus_V").partner_created_by_bridge)
