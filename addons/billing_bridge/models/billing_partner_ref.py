@@ -239,7 +239,7 @@ class BillingPartnerRef(models.Model):
                 problem,
                 suggested_action=_(
                     "Decide who %(ref)s is: link it to the right partner in Billing Customer "
-                    "Links (the Link Customer button of this exception), or to a new partner "
+                    "Links (the Link customer button of this exception), or to a new partner "
                     "you create for it, or merge the customers on the billing platform; then "
                     "replay this event. A partner you link by hand is never changed by the "
                     "billing platform's data.",

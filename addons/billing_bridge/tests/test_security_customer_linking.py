@@ -7,7 +7,7 @@ prints the company partner on every invoice.
 """
 
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from .common import GENERIC_SECRET, BillingBridgeCase, generic_event
 
@@ -240,10 +240,12 @@ class TestCustomerLinkingTrust(BillingBridgeCase):
         exception = self.assertSentToAPerson(event, self.employee.partner_id)
         # The approver decides the employee really is this customer (a staff subscription).
         action = exception.with_user(self.approver).action_link_customer()
-        wizard = self.env[action["res_model"]].with_user(self.approver).with_context(
-            **action["context"]).create({})
-        self.assertEqual(wizard.partner_id, self.employee.partner_id)
-        wizard.action_link()
+        with Form(self.env[action["res_model"]].with_user(self.approver).with_context(
+                **action["context"])) as form:
+            self.assertFalse(form.partner_id, "a user's partner is never proposed")
+            form.partner_id = self.employee.partner_id
+            self.assertTrue(form.partner_is_identity, "the wizard warns")
+        form.record.action_link()
         self.assertEqual(event.state, "done")
         self.assertEqual(exception.state, "resolved")
         self.assertEqual(event.partner_id, self.employee.partner_id)
@@ -252,6 +254,22 @@ class TestCustomerLinkingTrust(BillingBridgeCase):
         self.assertEqual(self.employee.email, "employee@example.com")
         self.assertEqual(self.employee.partner_id.name, "Erin Employee")
         self.assertEqual(link.provider_name, "Erin (billing)")
+
+    def test_a_person_links_a_plain_duplicate_to_the_proposed_partner(self):
+        first = self.attack("evt_d1", object_ref="cus_D1", name="Dora", email="dora@example.com")
+        second = self.attack("evt_d2", object_ref="cus_D2", name="Dora (2)",
+                             email="dora@example.com")
+        exception = second.exception_ids
+        self.assertEqual(exception.exception_type, "duplicate_customer")
+        action = exception.with_user(self.approver).action_link_customer()
+        with Form(self.env[action["res_model"]].with_user(self.approver).with_context(
+                **action["context"])) as form:
+            self.assertEqual(form.partner_id, first.partner_id)
+            self.assertFalse(form.partner_is_identity)
+        form.record.action_link()
+        self.assertEqual(second.state, "done")
+        self.assertEqual(second.partner_id, first.partner_id)
+        self.assertEqual(first.partner_id.name, "Dora", "only the link that created it updates it")
 
     def test_links_of_an_existing_database_are_flagged_by_how_the_partner_was_made(self):
         """On upgrade, only the first link made with its partner in one transaction counts
