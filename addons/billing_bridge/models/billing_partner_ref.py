@@ -102,7 +102,7 @@ class BillingPartnerRef(models.Model):
         moved = self.filtered(lambda link: link.partner_id.id != vals["partner_id"]) \
             if "partner_id" in vals else self.browse()
         result = super().write(vals)
-        if moved:
+        if moved and "partner_created_by_bridge" not in vals:
             # sudo: the flag is the workflow's (see _check_workflow_values); a partner chosen
             # by a person was not created by the bridge for this link.
             moved.sudo().write({"partner_created_by_bridge": False})
@@ -194,7 +194,8 @@ class BillingPartnerRef(models.Model):
 
     @api.model
     def _identity_partners(self, partners):
-        """Those of ``partners`` that are a user's (active or not) or a company's partner."""
+        """Those of ``partners`` that stand for someone of this database: a user's partner
+        (active or not), a company's partner, or a contact of a company's partner."""
         if not partners:
             return partners
         # sudo + active_test=False: every user and company counts, archived or not, and
@@ -202,9 +203,11 @@ class BillingPartnerRef(models.Model):
         users = self.env["res.users"].sudo().with_context(active_test=False).search(
             [("partner_id", "in", partners.ids)])
         companies = self.env["res.company"].sudo().with_context(active_test=False).search(
-            [("partner_id", "in", partners.ids)])
-        identities = set((users.partner_id | companies.partner_id).ids)
-        return partners.filtered(lambda partner: partner.id in identities)
+            [("partner_id", "in", (partners | partners.commercial_partner_id).ids)])
+        user_partners, company_partners = set(users.partner_id.ids), set(companies.partner_id.ids)
+        return partners.filtered(
+            lambda partner: partner.id in user_partners
+            or partner.commercial_partner_id.id in company_partners)
 
     @api.model
     def _find_unlinked_partner(self, provider, customer):

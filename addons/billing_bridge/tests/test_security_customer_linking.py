@@ -102,6 +102,14 @@ class TestCustomerLinkingTrust(BillingBridgeCase):
         self.assertEqual(other.partner_id.name, "Sister Company")
         self.assertSentToAPerson(event, other.partner_id)
 
+    def test_a_contact_of_the_company_is_never_linked(self):
+        contact = self.env["res.partner"].create({
+            "name": "Accounts Payable", "parent_id": self.company.partner_id.id,
+            "email": "ap@ourcompany.example"})
+        event = self.attack("evt_ap", name="Mallory", email="ap@ourcompany.example")
+        self.assertEqual(contact.name, "Accounts Payable")
+        self.assertSentToAPerson(event, contact)
+
     def test_company_partner_matched_by_vat_alone_is_not_linked(self):
         acme = self.env["res.partner"].create({
             "name": "Acme GmbH", "is_company": True, "vat": "DE123456789",
