@@ -159,7 +159,8 @@ class TestCustomerLinkingTrust(BillingBridgeCase):
         self.assertTrue(link.has_differences)
         self.assertIn("mallory@evil.example", link.difference_summary)
         self.assertIn("grace@example.com", link.difference_summary)
-        self.assertEqual(self.Link.search([("has_differences", "=", True)]), link)
+        self.assertEqual(self.Link.search([("provider_id", "=", self.provider.id),
+                                           ("has_differences", "=", True)]), link)
 
         # Once the partner is corrected in Odoo, nothing differs any more.
         grace.write({"name": "Mallory", "email": "mallory@evil.example", "vat": "GB999",
