@@ -4,6 +4,7 @@ from . import billing_provider
 from . import billing_event
 from . import billing_exception
 from . import billing_partner_ref
+from . import billing_partner_ref_differences
 from . import billing_mapping_rule
 from . import billing_subscription
 from . import billing_subscription_guard

@@ -1,8 +1,29 @@
 from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 from odoo.osv import expression
-from odoo.tools import email_normalize
+from odoo.tools import SQL, email_normalize
+from odoo.tools.sql import column_exists
 
 from ..exceptions import BusinessError
+
+# Partner field -> field of the customer link keeping the provider's own value. The bridge
+# writes these partner fields only on partners it created; for the others it records the
+# provider's values on the link and shows how they differ (billing_partner_ref_differences).
+PROVIDER_FIELDS = {
+    "name": "provider_name",
+    "email": "provider_email",
+    "phone": "provider_phone",
+    "vat": "provider_vat",
+    "street": "provider_street",
+    "street2": "provider_street2",
+    "city": "provider_city",
+    "zip": "provider_zip",
+    "state_id": "provider_state_id",
+    "country_id": "provider_country_id",
+}
+# Fields of a link that only event processing writes: whether the bridge created the
+# partner (which lets the provider update it) and what the provider sent.
+WORKFLOW_FIELDS = ("partner_created_by_bridge", *PROVIDER_FIELDS.values())
 
 
 class BillingPartnerRef(models.Model):
@@ -24,6 +45,12 @@ class BillingPartnerRef(models.Model):
         "events never overwrite what it set."
     )
     deleted = fields.Boolean(help="The customer was deleted on the provider's side.")
+    partner_created_by_bridge = fields.Boolean(
+        readonly=True, copy=False,
+        help="The bridge created this partner for this customer: only then do the "
+        "provider's updates change the partner, and never once it belongs to a user or a "
+        "company. A partner linked by hand, found by email, or created for another "
+        "provider is never changed; the provider's values are shown beside it.")
 
     _sql_constraints = [
         (
@@ -32,6 +59,70 @@ class BillingPartnerRef(models.Model):
             "This external customer is already linked to a partner for this provider.",
         ),
     ]
+
+    def _auto_init(self):
+        new_column = not column_exists(self.env.cr, self._table, "partner_created_by_bridge")
+        result = super()._auto_init()
+        if new_column:
+            self._init_partner_created_by_bridge()
+        return result
+
+    def _init_partner_created_by_bridge(self):
+        """Flag the links of a database made before the flag existed.
+
+        Processing creates a partner and its link in the same transaction, by the same
+        user: the first link of a partner created with the same timestamp and user is
+        the one the bridge created it for. Every other existing link keeps False: its
+        partner is left as it is.
+        """
+        self.env.cr.execute(SQL(
+            """
+            UPDATE billing_partner_ref link
+               SET partner_created_by_bridge = TRUE
+              FROM res_partner partner
+             WHERE partner.id = link.partner_id
+               AND partner.create_date = link.create_date
+               AND partner.create_uid = link.create_uid
+               AND link.id = (SELECT MIN(first.id) FROM billing_partner_ref first
+                               WHERE first.partner_id = link.partner_id)
+            """))
+
+    # ------------------------------------------------------------------
+    # Workflow fields
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_workflow_values(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_workflow_values(vals)
+        moved = self.filtered(lambda link: link.partner_id.id != vals["partner_id"]) \
+            if "partner_id" in vals else self.browse()
+        result = super().write(vals)
+        if moved and "partner_created_by_bridge" not in vals:
+            # sudo: the flag is the workflow's (see _check_workflow_values); a partner chosen
+            # by a person was not created by the bridge for this link.
+            moved.sudo().write({"partner_created_by_bridge": False})
+        return result
+
+    def _check_workflow_values(self, vals):
+        """Refuse a user setting what only event processing may set.
+
+        ``readonly`` is a view attribute; over RPC anyone with write access could
+        otherwise let a provider rewrite any partner.
+        """
+        if self.env.su:
+            return
+        forged = [name for name in WORKFLOW_FIELDS if vals.get(name)]
+        if forged:
+            raise AccessError(_(
+                "%(fields)s of a billing customer link record what the provider sent and are "
+                "set by event processing only. Correct the partner itself, or the customer "
+                "on the billing platform.",
+                fields=", ".join(self._fields[name].string for name in forged)))
 
     # ------------------------------------------------------------------
     # customer.upserted
@@ -56,34 +147,67 @@ class BillingPartnerRef(models.Model):
                      customer.external_ref)
 
         values = self._partner_values(customer)
+        link_values = dict(self._provider_values(customer, values),
+                           last_event_at=canonical.occurred_at)
         currency = self._find_currency(customer.currency)
         if ref:
-            ref.partner_id.write(values)
-            ref.write({"last_event_at": canonical.occurred_at, "deleted": False,
-                       "currency_id": currency.id or ref.currency_id.id})
+            note = ref._update_partner(values)
+            ref.write(dict(link_values, deleted=False,
+                           currency_id=currency.id or ref.currency_id.id))
             event.partner_id = ref.partner_id
-            return _("Updated partner %s.", ref.partner_id.display_name)
+            return note
 
         partner = self._find_unlinked_partner(provider, customer)
+        created = not partner
         if partner:
-            partner.write({k: v for k, v in values.items() if v})
-            note = _("Linked to existing partner %s.", partner.display_name)
+            note = _("Linked to existing partner %s, left as it is.", partner.display_name)
         else:
             partner = self.env["res.partner"].create(
                 dict(values, company_id=provider.company_id.id, customer_rank=1)
             )
             note = _("Created partner %s.", partner.display_name)
-        self.create(
-            {
-                "provider_id": provider.id,
-                "external_ref": customer.external_ref,
-                "partner_id": partner.id,
-                "currency_id": currency.id,
-                "last_event_at": canonical.occurred_at,
-            }
-        )
+        self.create(dict(
+            link_values,
+            provider_id=provider.id,
+            external_ref=customer.external_ref,
+            partner_id=partner.id,
+            partner_created_by_bridge=created,
+            currency_id=currency.id,
+        ))
         event.partner_id = partner
         return note
+
+    def _update_partner(self, values):
+        """Give the partner the provider's values if this link created it.
+
+        Never when it has since become a user's or a company's partner: their
+        email receives password resets, their name and address are printed on
+        every invoice.
+        """
+        self.ensure_one()
+        partner = self.partner_id
+        if self.partner_created_by_bridge and not self._identity_partners(partner):
+            partner.write(values)
+            return _("Updated partner %s.", partner.display_name)
+        return _("Partner %s left as it is; the provider's values are kept on the customer "
+                 "link.", partner.display_name)
+
+    @api.model
+    def _identity_partners(self, partners):
+        """Those of ``partners`` that stand for someone of this database: a user's partner
+        (active or not), a company's partner, or a contact of a company's partner."""
+        if not partners:
+            return partners
+        # sudo + active_test=False: every user and company counts, archived or not, and
+        # whether or not the caller may read them.
+        users = self.env["res.users"].sudo().with_context(active_test=False).search(
+            [("partner_id", "in", partners.ids)])
+        companies = self.env["res.company"].sudo().with_context(active_test=False).search(
+            [("partner_id", "in", (partners | partners.commercial_partner_id).ids)])
+        user_partners, company_partners = set(users.partner_id.ids), set(companies.partner_id.ids)
+        return partners.filtered(
+            lambda partner: partner.id in user_partners
+            or partner.commercial_partner_id.id in company_partners)
 
     @api.model
     def _find_unlinked_partner(self, provider, customer):
@@ -111,31 +235,57 @@ class BillingPartnerRef(models.Model):
         )
         if not candidates:
             return candidates
-        linked = self.search(
-            [("provider_id", "=", provider.id), ("partner_id", "in", candidates.ids)]
-        )
-        if linked or len(candidates) > 1:
-            clash = linked[:1]
+        problem, clash = self._match_problem(provider, customer, candidates, email)
+        if problem:
             raise BusinessError(
                 "duplicate_customer",
-                _(
-                    "New customer %(ref)s (%(who)s) matches existing partner(s) %(partners)s "
-                    "by email or VAT%(linked)s.",
-                    ref=customer.external_ref,
-                    who=customer.email or customer.vat or customer.name,
-                    partners=", ".join(candidates.mapped("display_name")),
-                    linked=_(", already linked to %s", clash.external_ref) if clash else "",
-                ),
+                problem,
                 suggested_action=_(
-                    "Merge the customers on the billing platform, or link %s to the right "
-                    "partner in Billing Customer Links, then replay this event.",
-                    customer.external_ref,
+                    "Decide who %(ref)s is: link it to the right partner in Billing Customer "
+                    "Links (the Link customer button of this exception), or to a new partner "
+                    "you create for it, or merge the customers on the billing platform; then "
+                    "replay this event. A partner you link by hand is never changed by the "
+                    "billing platform's data.",
+                    ref=customer.external_ref,
                 ),
                 record=clash.partner_id | candidates,
                 group_key=f"duplicate_customer:{provider.id}:{customer.external_ref}",
                 subject_ref=customer.external_ref,
             )
         return candidates
+
+    def _match_problem(self, provider, customer, candidates, email):
+        """Why ``candidates`` may not be linked automatically, and the clashing link.
+
+        Billing platforms do not verify the email or VAT number customers type in: a
+        match with a user's or a company's partner, or with a company by VAT alone, would
+        let anyone attach themselves to that identity.
+        """
+        who = _("%(ref)s (%(who)s)", ref=customer.external_ref,
+                who=customer.email or customer.vat or customer.name)
+        partners = ", ".join(candidates.mapped("display_name"))
+        linked = self.search(
+            [("provider_id", "=", provider.id), ("partner_id", "in", candidates.ids)]
+        )[:1]
+        if self._identity_partners(candidates):
+            problem = _(
+                "New customer %(who)s has the email or VAT number of %(partners)s, the "
+                "partner of an Odoo user or of a company of this database. The billing "
+                "platform does not verify them, so it is not linked automatically.",
+                who=who, partners=partners)
+        elif linked or len(candidates) > 1:
+            problem = _(
+                "New customer %(who)s matches existing partner(s) %(partners)s by email or "
+                "VAT%(linked)s.", who=who, partners=partners,
+                linked=_(", already linked to %s", linked.external_ref) if linked else "")
+        elif candidates.is_company and (not email or candidates.email_normalized != email):
+            problem = _(
+                "New customer %(who)s has the VAT number of company %(partners)s but not "
+                "its email: a VAT number typed on the billing platform does not prove who "
+                "the customer is.", who=who, partners=partners)
+        else:
+            problem = False
+        return problem, linked
 
     @api.model
     def _partner_values(self, customer):

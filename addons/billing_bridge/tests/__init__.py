@@ -13,6 +13,7 @@ from . import test_processing
 from . import test_provider_setup
 from . import test_reconciliation
 from . import test_reconciliation_pdf
+from . import test_security_customer_linking
 from . import test_security_demo_secrets
 from . import test_security_finance_user_ledger
 from . import test_security_forged_records

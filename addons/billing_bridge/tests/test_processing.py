@@ -204,7 +204,11 @@ class TestProcessing(BillingBridgeCase):
                                           email="GRACE@example.com"))
         self.process()
         self.assertEqual(event.partner_id, existing)
-        self.assertEqual(existing.name, "Grace Hopper")
+        # A partner the bridge did not create keeps its own data; the link shows the provider's.
+        self.assertEqual(existing.name, "Grace")
+        link = self.partner_refs("cus_G")
+        self.assertEqual(link.provider_name, "Grace Hopper")
+        self.assertTrue(link.has_differences)
 
     def test_ignore_closes_open_exceptions(self):
         self.ingest(generic_event("evt_a", object_ref="cus_A", email="x@example.com"))

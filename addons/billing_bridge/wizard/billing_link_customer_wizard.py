@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 
@@ -13,6 +13,24 @@ class BillingLinkCustomerWizard(models.TransientModel):
     external_ref = fields.Char(related="exception_id.subject_ref", string="External Customer")
     candidate_ids = fields.Many2many(related="exception_id.partner_ids")
     partner_id = fields.Many2one("res.partner", required=True)
+    partner_is_identity = fields.Boolean(
+        compute="_compute_partner_is_identity",
+        help="The chosen partner belongs to an Odoo user or is a company's partner.")
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        # A user's or a company's partner is never proposed: a person picks it knowingly.
+        proposed = self.env["res.partner"].browse(values.get("partner_id"))
+        if proposed and self.env["billing.partner.ref"]._identity_partners(proposed):
+            values["partner_id"] = False
+        return values
+
+    @api.depends("partner_id")
+    def _compute_partner_is_identity(self):
+        identities = self.env["billing.partner.ref"]._identity_partners(self.partner_id)
+        for wizard in self:
+            wizard.partner_is_identity = wizard.partner_id in identities
 
     def action_link(self):
         self.ensure_one()

@@ -9,6 +9,7 @@ from . import test_normalizer_payout_dispute
 from . import test_normalizer_refund
 from . import test_normalizer_subscription
 from . import test_security_api_key
+from . import test_security_customer_linking
 from . import test_security_demo_secrets
 from . import test_stripe_api
 from . import test_stripe_lifecycle
