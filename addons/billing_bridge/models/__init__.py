@@ -3,6 +3,7 @@ from . import billing_state_mixin
 from . import billing_provider
 from . import billing_event
 from . import billing_exception
+from . import billing_workflow_fields
 from . import billing_partner_ref
 from . import billing_partner_ref_differences
 from . import billing_mapping_rule
@@ -23,7 +24,6 @@ from . import billing_provider_setup
 from . import billing_provider_api_base
 from . import billing_provider_demo
 from . import billing_event_report
-from . import billing_workflow_fields
 from . import account_journal
 from . import account_move
 from . import account_move_settlement

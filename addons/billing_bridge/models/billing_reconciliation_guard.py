@@ -20,6 +20,8 @@ Lines and totals carry no create, write or unlink access for any group
 from odoo import _, api, models
 from odoo.exceptions import UserError
 
+from .billing_workflow_fields import discussion_fields
+
 WORKFLOW_FIELDS = frozenset({
     "state", "computed_at", "computed_by_id", "approved_by_id", "approved_at",
     "settlement_warning", "line_ids", "total_ids", "name", "company_id",
@@ -40,7 +42,7 @@ class BillingReconciliationRun(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        changed = set(vals) - self._bb_discussion_fields()
+        changed = set(vals) - discussion_fields(self.env)
         if changed:
             self._bb_check_not_approved()
             if changed & WORKFLOW_FIELDS and not self.env.su:
@@ -54,11 +56,6 @@ class BillingReconciliationRun(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_except_approved(self):
         self._bb_check_not_approved()
-
-    def _bb_discussion_fields(self):
-        """Fields of the chatter and activities, which stay open on any run."""
-        return (set(self.env["mail.thread"]._fields)
-                | set(self.env["mail.activity.mixin"]._fields)) - {"id", "display_name"}
 
     def _bb_workflow_message(self):
         return _("The state, figures, approver and dates of a reconciliation run are set by "

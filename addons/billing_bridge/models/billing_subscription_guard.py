@@ -11,14 +11,15 @@ than a context key, which any RPC caller can set.
 from odoo import _, models
 from odoo.exceptions import UserError
 
+from .billing_workflow_fields import discussion_fields
+
 
 class BillingSubscription(models.Model):
     _inherit = "billing.subscription"
 
     def write(self, vals):
         if not self.env.su:
-            discussion = (set(self.env["mail.thread"]._fields)
-                          | set(self.env["mail.activity.mixin"]._fields))
+            discussion = discussion_fields(self.env)
             mirrored = [self._fields[name].string for name in vals
                         if name not in discussion and name in self._fields]
             if mirrored:

@@ -21,6 +21,12 @@ from odoo.exceptions import AccessError
 EXCEPTION_USER_FIELDS = frozenset({"resolution_note"})
 
 
+def discussion_fields(env):
+    """Fields of the chatter and the activities: a person may always write those."""
+    return ((env["mail.thread"]._fields.keys() | env["mail.activity.mixin"]._fields.keys())
+            - set(models.MAGIC_COLUMNS) - {"display_name"})
+
+
 class BillingEvent(models.Model):
     _inherit = "billing.event"
 
@@ -71,6 +77,4 @@ class BillingException(models.Model):
     @api.model
     def _user_fields(self):
         """The fields a person changes: the resolution note, the chatter, the activities."""
-        mixins = (self.env["mail.thread"]._fields.keys()
-                  | self.env["mail.activity.mixin"]._fields.keys())
-        return EXCEPTION_USER_FIELDS | (mixins - set(models.MAGIC_COLUMNS))
+        return EXCEPTION_USER_FIELDS | discussion_fields(self.env)
