@@ -5,7 +5,7 @@ from collections import Counter
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from ..exceptions import BusinessError, MalformedEvent, WebhookRefused
@@ -256,18 +256,22 @@ class BillingProvider(models.Model):
                         provider.name,
                     )
                 )
-        self.write({"state": "enabled"})
+        self._bb_set_state("enabled")
         return True
 
     def action_disable(self):
         self._bb_check_configure_access()
-        self.write({"state": "disabled"})
+        self._bb_set_state("disabled")
         return True
 
     def action_reset_to_draft(self):
         self._bb_check_configure_access()
-        self.write({"state": "draft"})
+        self._bb_set_state("draft")
         return True
+
+    def _bb_set_state(self, state):
+        # sudo: the buttons checked the caller's access; the state is the workflow's field.
+        self.sudo().write({"state": state})
 
     # ------------------------------------------------------------------
     # Buttons
@@ -306,15 +310,27 @@ class BillingProvider(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if any(vals.get("state", "draft") != "draft" for vals in vals_list):
+            self._bb_check_state_write()
         providers = super().create(vals_list)
         providers.clearing_journal_id._bb_setup_clearing_journal()
         return providers
 
     def write(self, vals):
+        if "state" in vals:
+            self._bb_check_state_write()
         result = super().write(vals)
         if vals.get("clearing_journal_id"):
             self.clearing_journal_id._bb_setup_clearing_journal()
         return result
+
+    def _bb_check_state_write(self):
+        """Enable checks the secret and sets up journals: over RPC, where ``readonly`` does
+        not hold, the state could skip it. The buttons write it as superuser; any role
+        other than server code is refused (a context key would travel with RPC calls)."""
+        if not self.env.su:
+            raise AccessError(_("A billing provider is enabled, disabled or reset to draft "
+                                "with its buttons only."))
 
     # ------------------------------------------------------------------
     # Backfill: events missed while the webhook was down

@@ -87,3 +87,38 @@ class TestProviderActionsCheckAccess(BillingBridgeCase):
         self.env["ir.config_parameter"].set_param("billing_bridge.allow_custom_api_base", "1")
         self.draft.with_user(system_admin).write({"api_base": "http://127.0.0.1:1"})
         self.assertEqual(self.draft.sudo().api_base, "http://127.0.0.1:1")
+
+
+@tagged("post_install", "-at_install")
+class TestProviderStateIsTheWorkflows(BillingBridgeCase):
+    """A provider is enabled by its Enable button, which checks the secret and sets up the
+    journals; over RPC an administrator cannot write the state instead."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.billing_admin = new_test_user(cls.env, "bb_state_admin",
+                                          groups="billing_bridge.group_billing_admin")
+
+    def test_the_state_is_not_written_over_rpc(self):
+        unsigned = self.env["billing.provider"].create({"name": "No secret yet",
+                                                        "provider_type": "generic"})
+        as_admin = unsigned.with_user(self.billing_admin)
+        for state in ("enabled", "disabled"):
+            with self.subTest(state=state), self.assertRaises(AccessError):
+                as_admin.write({"state": state})
+        with self.assertRaises(AccessError):
+            self.env["billing.provider"].with_user(self.billing_admin).create({
+                "name": "Born enabled", "provider_type": "generic", "state": "enabled"})
+        self.assertEqual(unsigned.state, "draft")
+
+    def test_the_buttons_still_change_it(self):
+        provider = self.env["billing.provider"].with_user(self.billing_admin).create({
+            "name": "Configured by its admin", "provider_type": "generic"})
+        provider.sudo().webhook_secret = GENERIC_SECRET  # a system administrator pastes it
+        provider.action_enable()
+        self.assertEqual(provider.state, "enabled")
+        provider.action_disable()
+        self.assertEqual(provider.state, "disabled")
+        provider.action_reset_to_draft()
+        self.assertEqual(provider.state, "draft")
