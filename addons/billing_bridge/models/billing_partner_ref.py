@@ -22,8 +22,10 @@ PROVIDER_FIELDS = {
     "country_id": "provider_country_id",
 }
 # Fields of a link that only event processing writes: whether the bridge created the
-# partner (which lets the provider update it) and what the provider sent.
-WORKFLOW_FIELDS = ("partner_created_by_bridge", *PROVIDER_FIELDS.values())
+# partner (which lets the provider update it), what the provider sent, and the newest event
+# applied (a forged future date would make every later update "older" and drop it).
+WORKFLOW_FIELDS = ("partner_created_by_bridge", "last_event_at", "deleted",
+                   *PROVIDER_FIELDS.values())
 
 
 class BillingPartnerRef(models.Model):

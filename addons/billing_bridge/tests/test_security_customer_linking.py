@@ -218,7 +218,10 @@ class TestCustomerLinkingTrust(BillingBridgeCase):
         link = self.Link.create({"provider_id": self.provider.id, "external_ref": "cus_F",
                                  "partner_id": victim.id})
         for values in ({"partner_created_by_bridge": True},
-                       {"provider_email": "mallory@evil.example"}):
+                       {"provider_email": "mallory@evil.example"},
+                       # a future date would make every later update of the customer "older"
+                       {"last_event_at": "2099-01-01 00:00:00"},
+                       {"deleted": True}):
             with self.subTest(values=values), self.assertRaises(AccessError):
                 link.with_user(self.approver).write(values)
         with self.assertRaises(AccessError):
