@@ -8,22 +8,50 @@ anyone who read the repository could sign deliveries to a demo database exposed 
 from odoo.tests import HttpCase, tagged
 
 from .common import BillingBridgeSetup, generic_event
+from .skips import skip_or_fail
 
 PUBLISHED = "bb_demo_generic_secret_not_for_production"
 XMLID = "billing_bridge.demo_provider_generic"
 
 
-@tagged("post_install", "-at_install")
-class TestDemoSecrets(BillingBridgeSetup, HttpCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.demo = cls.env.ref(XMLID, raise_if_not_found=False)
+class DemoSecretChecks:
+    """For an ``HttpCase`` of a demo provider: ``demo`` (the provider, or None without demo
+    data), ``PUBLISHED`` (the secret the repository used to publish) and ``deliver``."""
+
+    PUBLISHED = None
 
     def setUp(self):
         super().setUp()
         if not self.demo:
-            self.skipTest("this database was installed without demo data")
+            skip_or_fail("this database was installed without demo data")
+
+    def deliver(self, event_id, secret):
+        raise NotImplementedError
+
+    def stored(self, event_id):
+        return self.env["billing.event"].search(
+            [("provider_id", "=", self.demo.id), ("external_id", "=", event_id)])
+
+    def test_a_delivery_signed_with_the_published_secret_is_refused(self):
+        response = self.deliver("evt_forged", self.PUBLISHED)
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertFalse(self.stored("evt_forged"))
+
+    def assert_enabled_and_verified_with(self, secret):
+        self.assertEqual(self.demo.state, "enabled")
+        response = self.deliver("evt_signed", secret)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertTrue(self.stored("evt_signed"))
+
+
+@tagged("post_install", "-at_install")
+class TestDemoSecrets(DemoSecretChecks, BillingBridgeSetup, HttpCase):
+    PUBLISHED = PUBLISHED
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.demo = cls.env.ref(XMLID, raise_if_not_found=False)
 
     def deliver(self, event_id, secret):
         body, signature = self.signed(generic_event(event_id, object_ref="crm_contact_x",
@@ -32,23 +60,11 @@ class TestDemoSecrets(BillingBridgeSetup, HttpCase):
                              headers={"Content-Type": "application/json",
                                       "X-Billing-Signature": signature})
 
-    def stored(self, event_id):
-        return self.env["billing.event"].search(
-            [("provider_id", "=", self.demo.id), ("external_id", "=", event_id)])
-
-    def test_a_delivery_signed_with_the_published_secret_is_refused(self):
-        response = self.deliver("evt_forged", PUBLISHED)
-        self.assertEqual(response.status_code, 400, response.text)
-        self.assertFalse(self.stored("evt_forged"))
-
     def test_the_demo_secret_is_random_and_the_provider_enabled(self):
         secret = self.demo.webhook_secret
         self.assertNotEqual(secret, PUBLISHED)
         self.assertGreaterEqual(len(secret), 40)
-        self.assertEqual(self.demo.state, "enabled")
-        response = self.deliver("evt_signed", secret)
-        self.assertEqual(response.status_code, 200, response.text)
-        self.assertTrue(self.stored("evt_signed"))
+        self.assert_enabled_and_verified_with(secret)
 
     def test_the_loader_keeps_a_secret_already_set(self):
         self.demo.webhook_secret = "bb_secret_pasted_by_the_administrator"
